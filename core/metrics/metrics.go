@@ -7,8 +7,12 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/registry"
@@ -36,6 +40,9 @@ func Build(id string) (Metric, error) {
 		}
 	}
 	v, err := e.New(cfg)
+	if ue := (*UnavailableError)(nil); errors.As(err, &ue) {
+		return nil, ue // it names the metric already
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id, err)
 	}
@@ -80,3 +87,44 @@ func checkPair(ref, img *batch.Batch) error {
 	}
 	return nil
 }
+
+// ErrUnavailable marks a metric that cannot be built on this machine, such as LPIPS without
+// its weights file. Callers that score many metrics report it with its reason instead of a
+// value; errors.Is(err, ErrUnavailable) finds it through any wrapping.
+var ErrUnavailable = errors.New("metric unavailable")
+
+// UnavailableError says why metric ID is unavailable and how to make it available. It
+// matches ErrUnavailable under errors.Is.
+type UnavailableError struct {
+	ID     string
+	Reason string
+}
+
+func (e *UnavailableError) Error() string { return e.ID + " unavailable: " + e.Reason }
+
+// Is reports whether target is ErrUnavailable.
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// parallelImages calls work(i) for i in [0, n) on up to GOMAXPROCS goroutines. newWorker
+// runs once per goroutine and returns its work function, so scratch memory is per goroutine.
+// It stops early and returns ctx.Err() when ctx is cancelled.
+func parallelImages(ctx context.Context, n int, newWorker func() func(i int)) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			work := newWorker()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				work(i)
+			}
+		})
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+var _ error = (*UnavailableError)(nil)
