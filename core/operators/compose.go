@@ -1,0 +1,308 @@
+package operators
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+
+	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/schema"
+	"github.com/flowdiff/flowdiff-go/registry"
+)
+
+// Build builds the operator that spec names; it is an error if the spec names a noise model or
+// another kind of part.
+func Build(spec *registry.Spec) (Operator, error) {
+	v, err := spec.Build()
+	if err != nil {
+		return nil, err
+	}
+	op, ok := v.(Operator)
+	if !ok {
+		return nil, fmt.Errorf("%s is %s, not a forward operator", spec.ID, kindName(spec.Entry.Kind))
+	}
+	return op, nil
+}
+
+// BuildNoise builds the noise model that spec names.
+func BuildNoise(spec *registry.Spec) (NoiseModel, error) {
+	v, err := spec.Build()
+	if err != nil {
+		return nil, err
+	}
+	nm, ok := v.(NoiseModel)
+	if !ok {
+		return nil, fmt.Errorf("%s is %s, not a noise model", spec.ID, kindName(spec.Entry.Kind))
+	}
+	return nm, nil
+}
+
+// FromSpecs builds a corruption list: operators in order, then at most one noise model, which
+// must come last. noise is nil when the list has none.
+func FromSpecs(specs []registry.Spec) (ops []Operator, noise NoiseModel, err error) {
+	for i := range specs {
+		s := &specs[i]
+		if s.Entry.Kind == registry.KindNoise {
+			if i != len(specs)-1 {
+				return nil, nil, fmt.Errorf("%s: the noise model %s must be the last item", where(s, i), s.ID)
+			}
+			if noise, err = BuildNoise(s); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", where(s, i), err)
+			}
+			continue
+		}
+		op, err := Build(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", where(s, i), err)
+		}
+		ops = append(ops, op)
+	}
+	return ops, noise, nil
+}
+
+// where locates spec i for an error message.
+func where(s *registry.Spec, i int) string {
+	if s.Path != "" && s.Line > 0 {
+		return fmt.Sprintf("%s (line %d)", s.Path, s.Line)
+	}
+	return fmt.Sprintf("item %d", i)
+}
+
+// kindName names a kind with its article, for messages.
+func kindName(k registry.Kind) string {
+	switch k {
+	case registry.KindNoise:
+		return "a noise model"
+	case registry.KindOperator:
+		return "a forward operator"
+	}
+	return "a " + string(k)
+}
+
+// checkOperatorSpecs reports, for a Checker, specs that name something other than an operator.
+func checkOperatorSpecs(field string, specs []registry.Spec) []schema.Problem {
+	var probs []schema.Problem
+	for i, s := range specs {
+		if s.Entry.New != nil && s.Entry.Kind != registry.KindOperator {
+			probs = append(probs, schema.Problem{Field: fmt.Sprintf("%s[%d]", field, i),
+				Msg: fmt.Sprintf("%s is %s; only forward operators go here (a noise model goes last in corruption)", s.ID, kindName(s.Entry.Kind))})
+		}
+	}
+	return probs
+}
+
+// ComposeConfig configures compose.
+type ComposeConfig struct {
+	Ops []registry.Spec `yaml:"ops" check:"nonempty" doc:"forward operators applied in order, first to last, each a registry ID or a mapping with op: ID and its parameters"`
+}
+
+// Check implements schema.Checker: every item must be a forward operator.
+func (c *ComposeConfig) Check() []schema.Problem { return checkOperatorSpecs("ops", c.Ops) }
+
+// Compose is compose: A = A_k ∘ ... ∘ A_1 ∘ A_0 (A_0 applied first). Params: part i's keys
+// prefixed with "i." (e.g. "1.mask"). Its VJP chains the parts' VJPs backwards, evaluating the
+// forward pass only up to the last nonlinear part. Linear when every part is. An empty Compose
+// is the identity.
+type Compose struct{ ops []Operator }
+
+// NewCompose chains ops, applied in the order given.
+func NewCompose(ops ...Operator) *Compose { return &Compose{ops: ops} }
+
+// Ops returns the parts, in application order.
+func (c *Compose) Ops() []Operator { return c.ops }
+
+func prefix(i int) string { return strconv.Itoa(i) + "." }
+
+// shapes returns the input shape of every part and the final output shape.
+func (c *Compose) shapes(in batch.Shape) ([]batch.Shape, batch.Shape, error) {
+	ins := make([]batch.Shape, len(c.ops))
+	s := in
+	for i, op := range c.ops {
+		ins[i] = s
+		out, err := op.OutShape(s)
+		if err != nil {
+			return nil, s, fmt.Errorf("compose part %d: %w", i, err)
+		}
+		s = out
+	}
+	return ins, s, nil
+}
+
+// OutShape implements Operator.
+func (c *Compose) OutShape(in batch.Shape) (batch.Shape, error) {
+	if !in.Valid() {
+		return in, fmt.Errorf("compose: invalid input shape %s", in)
+	}
+	_, out, err := c.shapes(in)
+	return out, err
+}
+
+// SampleParams implements Operator: the parts draw in order from rng.
+func (c *Compose) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
+	ins, _, err := c.shapes(in)
+	if err != nil {
+		return nil, err
+	}
+	var out Params
+	for i, op := range c.ops {
+		p, err := op.SampleParams(rng, ins[i])
+		if err != nil {
+			return nil, fmt.Errorf("compose part %d: %w", i, err)
+		}
+		for k, v := range p {
+			if out == nil {
+				out = Params{}
+			}
+			out[prefix(i)+k] = v
+		}
+	}
+	return out, nil
+}
+
+// IsLinear implements LinearOperator.
+func (c *Compose) IsLinear() bool {
+	for _, op := range c.ops {
+		if !IsLinear(op) {
+			return false
+		}
+	}
+	return true
+}
+
+// Apply implements Operator.
+func (c *Compose) Apply(ctx context.Context, x *batch.Batch, p Params) (*batch.Batch, error) {
+	for i, op := range c.ops {
+		y, err := op.Apply(ctx, x, p.Prefixed(prefix(i)))
+		if err != nil {
+			return nil, fmt.Errorf("compose part %d: %w", i, err)
+		}
+		x = y
+	}
+	return x, nil
+}
+
+// VJP implements Operator.
+func (c *Compose) VJP(ctx context.Context, x, v *batch.Batch, p Params) (*batch.Batch, error) {
+	if err := checkVJPArgs(c, "compose VJP", x, v); err != nil {
+		return nil, err
+	}
+	ins, _, _ := c.shapes(x.Shape)
+	lastNonlinear := -1
+	for i, op := range c.ops {
+		if !IsLinear(op) {
+			lastNonlinear = i
+		}
+	}
+	// Inputs of the parts: real values up to the last nonlinear part, which needs them; a
+	// linear part's VJP reads only the shape of its input.
+	xs := make([]*batch.Batch, len(c.ops))
+	cur := x
+	for i, op := range c.ops {
+		if i > lastNonlinear {
+			if i > 0 {
+				xs[i] = batch.New(ins[i].N, ins[i].H, ins[i].W, ins[i].C)
+			} else {
+				xs[i] = x
+			}
+			continue
+		}
+		xs[i] = cur
+		if i < lastNonlinear {
+			y, err := op.Apply(ctx, cur, p.Prefixed(prefix(i)))
+			if err != nil {
+				return nil, fmt.Errorf("compose part %d: %w", i, err)
+			}
+			cur = y
+		}
+	}
+	for i := len(c.ops) - 1; i >= 0; i-- {
+		g, err := c.ops[i].VJP(ctx, xs[i], v, p.Prefixed(prefix(i)))
+		if err != nil {
+			return nil, fmt.Errorf("compose part %d VJP: %w", i, err)
+		}
+		v = g
+	}
+	return v, nil
+}
+
+// ApplyGraph implements GraphOperator; every part must have an in-graph form (see HasGraph).
+func (c *Compose) ApplyGraph(x *graph.Node, p map[string]*graph.Node) *graph.Node {
+	for i, op := range c.ops {
+		g, ok := op.(GraphOperator)
+		if !ok {
+			panic(fmt.Sprintf("compose part %d (%T) has no in-graph form", i, op))
+		}
+		x = g.ApplyGraph(x, prefixedNodes(p, prefix(i)))
+	}
+	return x
+}
+
+func (c *Compose) hasGraph() bool {
+	for _, op := range c.ops {
+		if !HasGraph(op) {
+			return false
+		}
+	}
+	return true
+}
+
+// prefixedNodes is Params.Prefixed for graph nodes.
+func prefixedNodes(p map[string]*graph.Node, pre string) map[string]*graph.Node {
+	out := map[string]*graph.Node{}
+	for k, v := range p {
+		if len(k) > len(pre) && k[:len(pre)] == pre {
+			out[k[len(pre):]] = v
+		}
+	}
+	return out
+}
+
+// HasGraph reports whether op has a usable in-graph form: it implements GraphOperator and, for
+// a composite (compose, mixture), so does every part.
+func HasGraph(op Operator) bool {
+	if _, ok := op.(GraphOperator); !ok {
+		return false
+	}
+	if c, ok := op.(interface{ hasGraph() bool }); ok {
+		return c.hasGraph()
+	}
+	return true
+}
+
+// buildChain builds the operators of specs as a Compose.
+func buildChain(specs []registry.Spec) (*Compose, error) {
+	ops := make([]Operator, len(specs))
+	for i := range specs {
+		op, err := Build(&specs[i])
+		if err != nil {
+			return nil, fmt.Errorf("ops[%d]: %w", i, err)
+		}
+		ops[i] = op
+	}
+	return NewCompose(ops...), nil
+}
+
+func init() {
+	registry.Register(registry.Entry{
+		ID:      "compose",
+		Kind:    registry.KindOperator,
+		Summary: "a chain of operators applied in order (ops: a list of registry specs); linear when every part is",
+		Config:  func() any { return &ComposeConfig{} },
+		New: func(cfg any) (any, error) {
+			c := cfg.(*ComposeConfig)
+			if len(c.Ops) == 0 {
+				return nil, fmt.Errorf("compose: ops must not be empty")
+			}
+			return buildChain(c.Ops)
+		},
+	})
+}
+
+var (
+	_ LinearOperator = (*Compose)(nil)
+	_ GraphOperator  = (*Compose)(nil)
+	_ schema.Checker = (*ComposeConfig)(nil)
+)

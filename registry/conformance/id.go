@@ -1,0 +1,79 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/schema"
+	"github.com/flowdiff/flowdiff-go/registry"
+)
+
+// CheckID builds the part registered as id in reg with its default configuration and runs the
+// checks of its kind (operators: CheckOperator; noise models: CheckNoise) with default Options.
+// A part whose defaults are incomplete (a required file path, an empty list of operators)
+// gets a skipped "build" check saying what it needs; CheckEntry or CheckSpec run it with a
+// configuration. Kinds without a suite (priors, metrics) get a skipped "kind" check. The error
+// is for an unknown ID only.
+func CheckID(ctx context.Context, id string, reg *registry.Registry) (Report, error) {
+	e, err := reg.Lookup(id)
+	if err != nil {
+		return Report{}, err
+	}
+	var cfg any
+	if e.Config != nil {
+		cfg = e.Config()
+		if errs := schema.Decode(nil, cfg, ""); len(errs) > 0 {
+			errs.Sort()
+			r := Report{Subject: id}
+			r.skip("build", "the default configuration is incomplete ("+errs.Error()+"); check it with a configuration")
+			return r, nil
+		}
+	}
+	return CheckEntry(ctx, e, cfg, Options{}), nil
+}
+
+// CheckSpec runs the checks on a part as a pipeline names it (ID and decoded parameters).
+func CheckSpec(ctx context.Context, s *registry.Spec, opt Options) Report {
+	return CheckEntry(ctx, s.Entry, s.Config, opt)
+}
+
+// CheckEntry builds e from cfg (a config that e.Config returned, decoded or filled in) and
+// runs the checks of its kind. It also checks that the built part has the kind's interface and,
+// for an entry registered as Linear, that the operator declares itself linear.
+func CheckEntry(ctx context.Context, e registry.Entry, cfg any, opt Options) Report {
+	r := Report{Subject: e.ID}
+	if e.Kind != registry.KindOperator && e.Kind != registry.KindNoise {
+		r.skip("kind", fmt.Sprintf("no conformance suite for a %s", e.Kind))
+		return r
+	}
+	v, err := e.New(cfg)
+	if err != nil {
+		r.fail("build", "%v", err)
+		return r
+	}
+	var sub Report
+	switch e.Kind {
+	case registry.KindOperator:
+		op, ok := v.(operators.Operator)
+		if !ok {
+			r.fail("build", "registered as an operator, but %T is not an operators.Operator", v)
+			return r
+		}
+		r.pass("build", fmt.Sprintf("%T", v))
+		if e.Linear && !operators.IsLinear(op) {
+			r.fail("declared linear", "registered as linear, but %T does not report IsLinear() == true", v)
+		}
+		sub = CheckOperator(ctx, op, opt)
+	case registry.KindNoise:
+		nm, ok := v.(operators.NoiseModel)
+		if !ok {
+			r.fail("build", "registered as a noise model, but %T is not an operators.NoiseModel", v)
+			return r
+		}
+		r.pass("build", fmt.Sprintf("%T", v))
+		sub = CheckNoise(ctx, nm, opt)
+	}
+	r.Checks = append(r.Checks, sub.Checks...)
+	return r
+}
