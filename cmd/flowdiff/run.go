@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/flowdiff/flowdiff-go/pipelines"
+	"github.com/urfave/cli/v2"
+)
+
+func backendFlag() cli.Flag {
+	return &cli.StringFlag{Name: "backend", Usage: "GoMLX backend: go (pure Go, default), xla:cpu or xla:cuda (need a PJRT plugin). " +
+		"Precedence: this flag, the pipeline's backend:, $GOMLX_BACKEND"}
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a pipeline end to end into a run folder",
+		ArgsUsage: "PIPELINE.yaml | --resume RUN_DIR",
+		Description: "Executes the stages " + strings.Join(pipelines.StageNames(), " -> ") + ", skipping those the pipeline leaves out.\n" +
+			"The run folder holds pipeline.yaml (resolved, every default filled in), run.log, state.json,\n" +
+			"metrics.json and the stages' outputs. An interrupted run continues with --resume RUN_DIR.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "out", Usage: "run folder (default runs/<name>-<time>); must be new or empty"},
+			&cli.StringFlag{Name: "resume", Usage: "continue the run in this folder from its finished stages"},
+			backendFlag(),
+		},
+		OnUsageError: subcommandUsageError,
+		Action: func(c *cli.Context) error {
+			opts := pipelines.Options{Out: c.String("out"), Backend: c.String("backend"), Log: logger(c)}
+			var p *pipelines.Pipeline
+			switch {
+			case c.String("resume") != "":
+				if c.NArg() > 0 {
+					return usagef("run --resume takes the run folder only, not a pipeline (the run keeps its own copy)")
+				}
+				opts.Out, opts.Resume = c.String("resume"), true
+			case c.NArg() == 1:
+				var err error
+				if p, err = pipelines.Load(c.Args().First()); err != nil {
+					return err
+				}
+			default:
+				return usagef("run needs one pipeline file, e.g. `flowdiff run flowdiff.yaml`")
+			}
+			dir, err := pipelines.Execute(c.Context, p, opts)
+			if err != nil {
+				if dir != "" {
+					return fmt.Errorf("%w\n(finished stages are kept in %s; after fixing the cause continue with `flowdiff run --resume %s`)", err, dir, dir)
+				}
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, dir)
+			return nil
+		},
+	}
+}

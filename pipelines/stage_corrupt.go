@@ -1,0 +1,79 @@
+package pipelines
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/corrupt"
+	"github.com/flowdiff/flowdiff-go/core/operators"
+)
+
+// Folders of the corrupt stage inside the run folder (core/corrupt store format).
+const (
+	trainStore = "corrupted/train"
+	testStore  = "corrupted/test"
+)
+
+// runCorrupt applies the pipeline's forward model y = N(A(x)) to the clean train and test
+// images and stores observations, per-sample parameters and (apart) the clean images.
+func runCorrupt(ctx context.Context, r *Run) error {
+	ops, noise, err := operators.FromSpecs(r.P.Corruption)
+	if err != nil {
+		return err
+	}
+	text, err := corrupt.ResolvedYAML(r.P.Corruption)
+	if err != nil {
+		return err
+	}
+	for _, part := range []struct {
+		name, dir string
+		clean     *batchSet
+	}{
+		{"train", trainStore, &batchSet{r.Data.Train.Images, r.Data.Train.Source}},
+		{"test", testStore, &batchSet{r.Data.Test.Images, r.Data.Test.Source}},
+	} {
+		seed := r.Seed("corrupt." + part.name)
+		obs, params, err := corrupt.Corrupt(ctx, part.clean.images, ops, noise, seed)
+		if err != nil {
+			return fmt.Errorf("%s set: %w", part.name, err)
+		}
+		meta := corrupt.Manifest{Seed: seed, Corruption: text, Dataset: part.clean.source}
+		if err := corrupt.Write(r.Path(part.dir), obs, params, part.clean.images, meta); err != nil {
+			return err
+		}
+		r.Log.Info("observations written", "set", part.name, "dir", r.Path(part.dir), "shape", obs.Shape.String())
+		r.Data.setObservations(part.name, obs, params)
+	}
+	return nil
+}
+
+// restoreCorrupt reads the stored observations back on --resume, so later stages see exactly
+// the bytes the interrupted run produced.
+func restoreCorrupt(_ context.Context, r *Run) error {
+	for _, part := range []struct{ name, dir string }{{"train", trainStore}, {"test", testStore}} {
+		set, err := corrupt.Read(r.Path(part.dir))
+		if err != nil {
+			return err
+		}
+		r.Data.setObservations(part.name, set.Observations, set.Params)
+	}
+	return nil
+}
+
+type batchSet struct {
+	images *batch.Batch
+	source string
+}
+
+func (d *StageData) setObservations(set string, obs *batch.Batch, p operators.Params) {
+	if set == "train" {
+		d.TrainObs, d.TrainParams = obs, p
+		return
+	}
+	d.TestObs, d.TestParams = obs, p
+	if d.Estimates == nil {
+		d.Estimates = map[string]*batch.Batch{}
+	}
+	d.Estimates["input"] = obs
+}

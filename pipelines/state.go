@@ -1,0 +1,131 @@
+package pipelines
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"time"
+
+	"github.com/flowdiff/flowdiff-go/core/atomicfile"
+)
+
+// Files every run folder holds.
+const (
+	PipelineFileName = "pipeline.yaml" // the resolved pipeline, every default filled in
+	StateFileName    = "state.json"    // which stages finished, for --resume
+	MetricsFileName  = "metrics.json"  // the figures, for machines
+	LogFileName      = "run.log"       // every log record, JSON lines
+)
+
+// state records finished stages; it is rewritten atomically after each one.
+type state struct {
+	path    string
+	Version int                   `json:"version"`
+	Stages  map[string]stageState `json:"stages"`
+}
+
+type stageState struct {
+	Done     bool      `json:"done"`
+	Seconds  float64   `json:"seconds"`
+	Finished time.Time `json:"finished"`
+}
+
+func loadState(path string) (*state, error) {
+	s := &state{path: path, Version: 1, Stages: map[string]stageState{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read run state: %w", err)
+	}
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, fmt.Errorf("run state %s is damaged (%v): start a new run", path, err)
+	}
+	return s, nil
+}
+
+func (s *state) done(name string) bool { return s.Stages[name].Done }
+
+func (s *state) finish(name string, secs float64) error {
+	s.Stages[name] = stageState{Done: true, Seconds: secs, Finished: time.Now().UTC()}
+	return atomicfile.WriteJSON(s.path, s)
+}
+
+// MetricsFile is metrics.json: plainly named figures ("psnr.input", "ssim.posterior_mean"),
+// each a mean over the test images, with its standard error and count, plus timings.
+type MetricsFile struct {
+	path         string
+	Pipeline     string             `json:"pipeline"`
+	Backend      string             `json:"backend"`
+	Metrics      map[string]float64 `json:"metrics"`
+	StdErr       map[string]float64 `json:"stderr"`
+	Count        map[string]int     `json:"count"`
+	Timings      map[string]float64 `json:"timings_s"`
+	TotalSeconds float64            `json:"total_s"`
+	// Notes explain values that JSON cannot hold (an infinite PSNR of identical images).
+	Notes map[string]string `json:"notes,omitempty"`
+}
+
+func loadMetrics(path string, p *Pipeline, backendConfig string) (*MetricsFile, error) {
+	m := &MetricsFile{path: path, Pipeline: p.Name, Backend: backendConfig,
+		Metrics: map[string]float64{}, StdErr: map[string]float64{}, Count: map[string]int{},
+		Timings: map[string]float64{}, Notes: map[string]string{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read metrics: %w", err)
+	}
+	if err := json.Unmarshal(data, m); err != nil {
+		return nil, fmt.Errorf("metrics file %s is damaged: %w", path, err)
+	}
+	m.path = path
+	return m, nil
+}
+
+// Set records a figure. Non-finite values are kept out of the JSON numbers and explained in
+// Notes.
+func (m *MetricsFile) Set(name string, mean, stderr float64, n int) {
+	if math.IsNaN(mean) || math.IsInf(mean, 0) {
+		m.Notes[name] = fmt.Sprintf("value is %v (for PSNR: identical images)", mean)
+		delete(m.Metrics, name)
+		return
+	}
+	m.Metrics[name], m.StdErr[name], m.Count[name] = mean, stderr, n
+}
+
+// Metrics returns the figures recorded so far.
+func (r *Run) Metrics() *MetricsFile { return r.metrics }
+
+func (r *Run) writeMetrics() error { return atomicfile.WriteJSON(r.metrics.path, r.metrics) }
+
+// teeHandler sends each record to two handlers (the user's console and the run log).
+type teeHandler [2]slog.Handler
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t[0].Enabled(ctx, l) || t[1].Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, rec slog.Record) error {
+	var err error
+	for _, h := range t {
+		if h.Enabled(ctx, rec.Level) {
+			err = errors.Join(err, h.Handle(ctx, rec.Clone()))
+		}
+	}
+	return err
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t[0].WithAttrs(as), t[1].WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{t[0].WithGroup(name), t[1].WithGroup(name)}
+}
