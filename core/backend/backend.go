@@ -110,7 +110,10 @@ func New(ctx context.Context, c Choice) (backends.Backend, error) {
 		}
 		return r.b, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("start backend %q (from %s): gave up after %s: %w", c.Config, c.Source, StartTimeout, ctx.Err())
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("start backend %q (from %s): gave up after %s: %w", c.Config, c.Source, StartTimeout, ctx.Err())
+		}
+		return nil, fmt.Errorf("start backend %q: %w", c.Config, ctx.Err())
 	}
 }
 
