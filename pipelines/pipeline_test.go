@@ -131,3 +131,15 @@ func FuzzPipeline(f *testing.F) {
 		}
 	})
 }
+
+// TestReferenceDocCurrent keeps docs/pipeline.md in step with the config structs (`make docs`
+// regenerates it).
+func TestReferenceDocCurrent(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "docs", "pipeline.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != Reference() {
+		t.Error("docs/pipeline.md is stale: run `make docs`")
+	}
+}

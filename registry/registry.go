@@ -45,6 +45,10 @@ type Entry struct {
 	// Config returns a pointer to a new config struct whose fields carry yaml, default, check
 	// and doc tags (see core/schema). A part without parameters may leave it nil.
 	Config func() any
+	// Example is a YAML mapping of parameters that shows typical use; `flowdiff ops describe`
+	// prints it, and conformance checks use it when the defaults alone are incomplete (a
+	// compose needs its ops). "" when the defaults suffice.
+	Example string
 	// New builds the part from a config that Config returned and the schema decoded.
 	New func(cfg any) (any, error)
 }

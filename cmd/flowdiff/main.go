@@ -69,6 +69,8 @@ func newApp(stdout, stderr *os.File) *cli.App {
 		Commands: []*cli.Command{
 			runCommand(),
 			validateCommand(),
+			corruptCommand(),
+			opsCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

@@ -291,6 +291,7 @@ func init() {
 		Kind:    registry.KindOperator,
 		Summary: "a chain of operators applied in order (ops: a list of registry specs); linear when every part is",
 		Config:  func() any { return &ComposeConfig{} },
+		Example: "ops:\n  - {op: blur.gaussian, size: 9, sigma: 1.5}\n  - {op: mask.random, fraction: 0.3}\n",
 		New: func(cfg any) (any, error) {
 			c := cfg.(*ComposeConfig)
 			if len(c.Ops) == 0 {

@@ -223,6 +223,7 @@ func init() {
 		Kind:    registry.KindOperator,
 		Summary: "per-image random choice among operator chains with weights (mixed corruptions); per-sample choice",
 		Config:  func() any { return &MixtureConfig{} },
+		Example: "components:\n  - {weight: 1, ops: [{op: blur.gaussian, size: 9, sigma: 1.5}]}\n  - {weight: 1, ops: [{op: mask.random, fraction: 0.5}]}\n",
 		New: func(cfg any) (any, error) {
 			c := cfg.(*MixtureConfig)
 			chains := make([]*Compose, len(c.Components))

@@ -79,5 +79,5 @@ func code(s string) string {
 	if s == "" {
 		return ""
 	}
-	return "`" + s + "`"
+	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
 }

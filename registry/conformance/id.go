@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"gopkg.in/yaml.v3"
 
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/schema"
@@ -23,7 +24,17 @@ func CheckID(ctx context.Context, id string, reg *registry.Registry) (Report, er
 	var cfg any
 	if e.Config != nil {
 		cfg = e.Config()
-		if errs := schema.Decode(nil, cfg, ""); len(errs) > 0 {
+		var errs schema.Errors
+		if e.Example != "" {
+			var node yaml.Node
+			if err := yaml.Unmarshal([]byte(e.Example), &node); err != nil {
+				return Report{}, fmt.Errorf("%s: example parameters: %w", id, err)
+			}
+			errs = schema.Decode(node.Content[0], cfg, id+".example")
+		} else {
+			errs = schema.Decode(nil, cfg, "")
+		}
+		if len(errs) > 0 {
 			errs.Sort()
 			r := Report{Subject: id}
 			r.skip("build", "the default configuration is incomplete ("+errs.Error()+"); check it with a configuration")
