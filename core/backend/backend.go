@@ -71,6 +71,13 @@ func Validate(config string) error {
 	return fmt.Errorf("unknown backend %q: use one of %s", config, strings.Join(Known, ", "))
 }
 
+// goDefaultConfig is how a plain "go" starts SimpleGo. Its inter-op parallel scheduler hung
+// on FlowDiff's training graphs here (process idle, every goroutine waiting in
+// simplego.(*Executable).executeParallel; GoMLX v0.26.0, 2 cores), so ops run one after the
+// other; each op still uses all cores for its own work (matmuls, convolutions). Users can ask
+// for "go:ops_parallel" explicitly.
+const goDefaultConfig = "go:ops_sequential"
+
 // ErrNoPlugin is wrapped by New when an XLA backend is asked for but no PJRT plugin is
 // installed.
 var ErrNoPlugin = errors.New("no PJRT plugin installed")
@@ -87,6 +94,10 @@ func New(ctx context.Context, c Choice) (backends.Backend, error) {
 			return nil, fmt.Errorf("backend %q (from %s): %w", c.Config, c.Source, err)
 		}
 	}
+	config := c.Config
+	if config == "go" {
+		config = goDefaultConfig
+	}
 	type result struct {
 		b   backends.Backend
 		err error
@@ -98,7 +109,7 @@ func New(ctx context.Context, c Choice) (backends.Backend, error) {
 				done <- result{nil, fmt.Errorf("backend %q panicked while starting: %v", c.Config, r)}
 			}
 		}()
-		b, err := backends.NewWithConfig(c.Config)
+		b, err := backends.NewWithConfig(config)
 		done <- result{b, err}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)

@@ -2,6 +2,7 @@ package report
 
 import (
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,5 +51,28 @@ func TestTableFromFlat(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+func TestPlotDrawsSeries(t *testing.T) {
+	xs := []float64{0, 1, 2, 3}
+	img, err := Plot("loss", []Series{{"a", xs, []float64{4, 3, 2, 1}}, {"b", xs, []float64{1, math.NaN(), 1, 1}}}, 200, 100, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first series starts at the top-left corner of the plot area (x0, y max).
+	if c := img.RGBAAt(60, 24); c != palette[0] {
+		t.Errorf("start of series a = %v, want %v", c, palette[0])
+	}
+	// Steep and shallow segments in every direction end (a Bresenham loop that misses its end
+	// point never returns).
+	for _, pts := range [][4]int{{0, 0, 3, 17}, {17, 3, 0, 0}, {5, 5, 40, 6}, {40, 6, 5, 5}, {2, 9, 2, 1}} {
+		line(img, pts[0], pts[1], pts[2], pts[3], palette[1])
+		if c := img.RGBAAt(pts[2], pts[3]); c != palette[1] {
+			t.Errorf("segment %v does not reach its end", pts)
+		}
+	}
+	if _, err := Plot("empty", []Series{{"a", xs, []float64{math.NaN(), math.NaN(), math.NaN(), math.NaN()}}}, 200, 100, false); err == nil {
+		t.Error("plot without finite points accepted")
 	}
 }
