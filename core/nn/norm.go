@@ -1,0 +1,110 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+)
+
+const (
+	// GroupNormScope is the scope GroupNorm creates its variables under.
+	GroupNormScope = "group_norm"
+	// GroupNormEpsilon is added to the group variance before the square root.
+	GroupNormEpsilon = 1e-5
+	// DefaultGroupNormGroups is the number of groups DDPM uses (Wu & He 2018 default); NormGroups
+	// lowers it to a divisor of the channel count.
+	DefaultGroupNormGroups = 32
+
+	// ActNormScope is the scope ActNorm and ActNormInverse use.
+	ActNormScope = "act_norm"
+)
+
+// NormGroups returns the largest divisor of channels that is at most DefaultGroupNormGroups.
+func NormGroups(channels int) int {
+	for g := min(DefaultGroupNormGroups, channels); g > 1; g-- {
+		if channels%g == 0 {
+			return g
+		}
+	}
+	return 1
+}
+
+// GroupNorm normalizes x, shaped [batch, ..., channels] (NHWC for images), over each group of
+// channels/groups consecutive channels and all the axes between batch and channels (Wu & He
+// 2018, "Group Normalization"):
+//
+//	y = (x - μ_{n,g}) / sqrt(σ²_{n,g} + GroupNormEpsilon) · γ_c + β_c
+//
+// with μ and σ² the mean and biased variance over the group. Variables, under
+// ctx.In(GroupNormScope): scale γ [channels] (ones) and offset β [channels] (zeros). It uses only
+// Reshape, ReduceSum, elementwise ops and Rsqrt (whose gradient this package registers).
+func GroupNorm(ctx *context.Context, x *graph.Node, groups int) *graph.Node {
+	d := x.Shape().Dimensions
+	if x.Rank() < 2 || groups < 1 || d[x.Rank()-1]%groups != 0 {
+		panic(fmt.Sprintf("nn.GroupNorm: need x [batch, ..., channels] with channels divisible by groups, got %s, %d groups",
+			x.Shape(), groups))
+	}
+	ctx = ctx.In(GroupNormScope)
+	g := x.Graph()
+	n, c := d[0], d[x.Rank()-1]
+	spatial := x.Shape().Size() / (n * c)
+	xr := graph.Reshape(x, n, spatial, groups, c/groups)
+	mean := graph.ReduceAndKeep(xr, graph.ReduceMean, 1, 3)
+	xc := graph.Sub(xr, mean)
+	variance := graph.ReduceAndKeep(graph.Square(xc), graph.ReduceMean, 1, 3)
+	y := graph.Mul(xc, graph.Rsqrt(graph.AddScalar(variance, GroupNormEpsilon)))
+	y = graph.Reshape(y, d...)
+	scale := ctx.WithInitializer(initializers.One).VariableWithShape("scale", shapeOf(x, c)).ValueGraph(g)
+	offset := ctx.WithInitializer(initializers.Zero).VariableWithShape("offset", shapeOf(x, c)).ValueGraph(g)
+	return graph.Add(graph.Mul(y, graph.ExpandLeftToRank(scale, x.Rank())), graph.ExpandLeftToRank(offset, x.Rank()))
+}
+
+// ActNorm is the per-channel affine layer of Glow (Kingma & Dhariwal 2018) on x shaped
+// [batch, ..., channels]:
+//
+//	y = (x + b_c) · exp(s_c),   log|det ∂y/∂x| = P · Σ_c s_c   per sample
+//
+// with P the number of positions per sample (product of the axes between batch and channels).
+// Variables, under ctx.In(ActNormScope): "bias" b and "log_scale" s, both [channels], zeros (the
+// identity). Glow's data-dependent initialization sets them from a first batch with
+// ActNormDataInit. It returns y and the log-determinant shaped [batch].
+func ActNorm(ctx *context.Context, x *graph.Node) (y, logDet *graph.Node) {
+	b, s, positions := actNormVars(ctx, x)
+	y = graph.Mul(graph.Add(x, b), graph.Exp(s))
+	logDet = graph.MulScalar(graph.ReduceAllSum(s), float64(positions))
+	return y, graph.BroadcastToDims(logDet, x.Shape().Dimensions[0])
+}
+
+// ActNormInverse inverts ActNorm with the same variables: x = y · exp(-s_c) - b_c.
+func ActNormInverse(ctx *context.Context, y *graph.Node) *graph.Node {
+	b, s, _ := actNormVars(ctx, y)
+	return graph.Sub(graph.Mul(y, graph.Exp(graph.Neg(s))), b)
+}
+
+// ActNormDataInit returns the values Glow's data-dependent initialization gives ActNorm's
+// variables for the batch x (so that y has zero mean and unit variance per channel):
+// bias = -mean_c and logScale = -log(std_c + eps), eps = GroupNormEpsilon, both [channels].
+// Set them with Variable.SetValue on ActNorm's "bias" and "log_scale".
+func ActNormDataInit(x *graph.Node) (bias, logScale *graph.Node) {
+	c := x.Shape().Dimensions[x.Rank()-1]
+	flat := graph.Reshape(x, x.Shape().Size()/c, c)
+	mean := graph.ReduceAndKeep(flat, graph.ReduceMean, 0)
+	std := graph.Sqrt(graph.ReduceMean(graph.Square(graph.Sub(flat, mean)), 0))
+	return graph.Neg(graph.Reshape(mean, c)), graph.Neg(graph.Log(graph.AddScalar(std, GroupNormEpsilon)))
+}
+
+// actNormVars returns ActNorm's bias and log-scale, broadcastable to x, and the number of
+// positions per sample.
+func actNormVars(ctx *context.Context, x *graph.Node) (b, s *graph.Node, positions int) {
+	if x.Rank() < 2 {
+		panic(fmt.Sprintf("nn.ActNorm: need x [batch, ..., channels], got %s", x.Shape()))
+	}
+	ctx = ctx.In(ActNormScope).WithInitializer(initializers.Zero)
+	g := x.Graph()
+	c := x.Shape().Dimensions[x.Rank()-1]
+	b = graph.ExpandLeftToRank(ctx.VariableWithShape("bias", shapeOf(x, c)).ValueGraph(g), x.Rank())
+	s = graph.ExpandLeftToRank(ctx.VariableWithShape("log_scale", shapeOf(x, c)).ValueGraph(g), x.Rank())
+	return b, s, x.Shape().Size() / (x.Shape().Dimensions[0] * c)
+}
