@@ -1,6 +1,8 @@
 // Package diffusion holds the DDPM diffusion model of FlowDiff-Go: the noise schedule, the
-// losses (the unweighted denoising loss the model trains on, and the likelihood-weighted ELBO
-// term the flow uses as its prior), and the samplers.
+// noise-prediction U-Net (EpsModel), the losses (the unweighted denoising loss the model trains
+// on, and the likelihood-weighted ELBO term the flow uses as its prior), the moving average of
+// the weights (UpdateEMA, EMAContext), and the samplers (Sampler: ancestral, DDIM, DPS).
+// docs/diffusion.md has the architecture, the maths and the measured step times.
 //
 // Notation (Ho et al. 2020, "Denoising Diffusion Probabilistic Models"), t = 1..T:
 //
