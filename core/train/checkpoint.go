@@ -1,12 +1,12 @@
 package train
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,14 +14,16 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 )
 
 // Checkpoint files. A checkpoint is a folder checkpoints/step-NNNNNNN/ holding
 //
-//	variables.bin   every float32 context variable, little-endian, concatenated in index order
-//	index.json      {version, step, state, variables: [{name, shape, offset}]} (offset in values)
+//	variables.bin   every context variable (float32, float64 or int64), little-endian,
+//	                concatenated in index order
+//	index.json      {version, step, state, variables: [{name, dtype, shape, offset}]} (offset in bytes)
 //
 // written into a temporary folder and renamed into place, then checkpoints/latest (the folder
 // name) is replaced atomically. A crash leaves either the previous checkpoint or the new one.
@@ -35,9 +37,15 @@ const (
 
 type varEntry struct {
 	Name   string `json:"name"` // scope and name, e.g. "/flow/level0/w"
+	DType  string `json:"dtype"`
 	Shape  []int  `json:"shape"`
-	Offset int64  `json:"offset"`
+	Offset int64  `json:"offset"` // in bytes
 }
+
+// checkpointDTypes are the variable dtypes a checkpoint holds (weights, counters, the
+// context's RNG state).
+var checkpointDTypes = map[dtypes.DType]bool{dtypes.Float32: true, dtypes.Float64: true, dtypes.Int64: true,
+	dtypes.Int32: true, dtypes.Uint64: true}
 
 type checkpointIndex struct {
 	Version   int             `json:"version"`
@@ -71,18 +79,19 @@ func SaveCheckpoint(dir string, ctx *context.Context, step int, state any) error
 			if err != nil || t == nil {
 				continue // not initialized yet: nothing to save
 			}
-			if t.DType() != dtypes.Float32 {
-				return fmt.Errorf("variable %s has dtype %s; checkpoints hold float32", v.ScopeAndName(), t.DType())
+			if !checkpointDTypes[t.DType()] {
+				return fmt.Errorf("variable %s has dtype %s, which checkpoints do not hold", v.ScopeAndName(), t.DType())
 			}
-			data, err := tensors.CopyFlatData[float32](t)
-			if err != nil {
+			size := t.DType().Size()
+			var werr error
+			if err := t.ConstFlatData(func(flat any) { werr = binary.Write(w, binary.LittleEndian, flat) }); err != nil {
 				return err
 			}
-			if err := binary.Write(w, binary.LittleEndian, data); err != nil {
-				return err
+			if werr != nil {
+				return werr
 			}
-			idx.Variables = append(idx.Variables, varEntry{v.ScopeAndName(), t.Shape().Dimensions, off})
-			off += int64(len(data))
+			idx.Variables = append(idx.Variables, varEntry{v.ScopeAndName(), t.DType().String(), t.Shape().Dimensions, off})
+			off += int64(size * t.Shape().Size())
 		}
 		return nil
 	})
@@ -165,15 +174,23 @@ func load(path string) (*Checkpoint, error) {
 		for _, d := range v.Shape {
 			n *= d
 		}
-		end := (v.Offset + int64(n)) * 4
+		dt, ok := dtypeByName[v.DType]
+		if !ok {
+			return nil, fmt.Errorf("checkpoint %s: variable %s has unsupported dtype %q", path, v.Name, v.DType)
+		}
+		end := v.Offset + int64(n*dt.Size())
 		if v.Offset < 0 || end > int64(len(raw)) {
 			return nil, fmt.Errorf("checkpoint %s: variable %s lies outside variables.bin (truncated file?)", path, v.Name)
 		}
-		vals := make([]float32, n)
-		for i := range vals {
-			vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[(v.Offset+int64(i))*4:]))
+		t := tensors.FromShape(shapes.Make(dt, v.Shape...))
+		var rerr error
+		t.MutableFlatData(func(flat any) {
+			rerr = binary.Read(bytes.NewReader(raw[v.Offset:end]), binary.LittleEndian, flat)
+		})
+		if rerr != nil {
+			return nil, fmt.Errorf("checkpoint %s: variable %s: %w", path, v.Name, rerr)
 		}
-		ck.Values[v.Name] = tensors.FromFlatDataAndDimensions(vals, v.Shape...)
+		ck.Values[v.Name] = t
 	}
 	return ck, nil
 }
@@ -210,3 +227,11 @@ func (l loader) DeleteVariable(_ *context.Context, scope, name string) error {
 	delete(l.ck.Values, context.JoinScope(scope, name))
 	return nil
 }
+
+var dtypeByName = func() map[string]dtypes.DType {
+	m := map[string]dtypes.DType{}
+	for dt := range checkpointDTypes {
+		m[dt.String()] = dt
+	}
+	return m
+}()

@@ -1,0 +1,70 @@
+// Package train trains FlowDiff's two networks jointly on corrupted observations only
+// (DESIGN.md): a conditional normalizing flow G_phi(z; y) and a DDPM eps_theta.
+//
+// One joint step is a flow step (theta frozen) followed by a diffusion step (phi frozen):
+//
+//	L_flow(phi) = E_z [ -log|det dG/dz| + NLL(y | A(G(z;y))) + lambda * L_prior(G(z;y)) ] / D
+//	L_dm(theta) = E_{t,eps} || eps - eps_theta(sqrt(abar_t) x0 + sqrt(1-abar_t) eps, t) ||^2,
+//	              x0 = stopgrad(G(z; y))
+//
+// with D = H*W*C (losses are reported per pixel), the diffusion model working on 2x-1 (the
+// [-1,1] range of DDPM) while images and the likelihood stay in [0,1], L_prior the likelihood-weighted ELBO term of
+// core/diffusion estimated with one t per sample, and lambda ramped from 0 to its value over
+// prior_warmup steps because an untrained diffusion model is no prior at all. The flow models
+// the residual from a base image b(y) (y itself for denoising and masks, A^T y when the
+// observation has another shape): x = b(y) + G(z; y), which leaves the log-determinant
+// unchanged and starts training near the observation.
+//
+// After the joint phase an optional model reset follows (DESIGN.md): the flow is
+// re-initialized and trained with the prior frozen, then the diffusion model is re-initialized
+// and trained on the new flow's samples. Both optimizers are Adam with global-norm clipping
+// and linear learning-rate warm-up; the diffusion model keeps EMA weights.
+package train
+
+import (
+	"github.com/flowdiff/flowdiff-go/core/diffusion"
+	"github.com/flowdiff/flowdiff-go/core/flow"
+	"github.com/flowdiff/flowdiff-go/core/schema"
+)
+
+// Config is the pipeline's train section. Zero values mean the documented defaults.
+type Config struct {
+	Batch       int     `yaml:"batch" default:"16" check:">=1" doc:"observations per step"`
+	Steps       int     `yaml:"steps" default:"1500" check:">=1" doc:"joint steps (one flow step and one diffusion step each)"`
+	FlowLR      float64 `yaml:"flow_lr" default:"0.001" check:">0" doc:"Adam learning rate of the flow"`
+	DiffusionLR float64 `yaml:"diffusion_lr" default:"0.0005" check:">0" doc:"Adam learning rate of the diffusion model (slower than the flow's in the paper's scheme)"`
+	Lambda      float64 `yaml:"lambda" default:"1" check:">=0" doc:"weight of the diffusion prior in the flow loss"`
+	PriorWarmup int     `yaml:"prior_warmup" default:"300" check:">=0" doc:"joint steps over which lambda ramps linearly from 0 (the diffusion model first learns from the flow's samples)"`
+	Warmup      int     `yaml:"warmup" default:"50" check:">=0" doc:"steps of linear learning-rate warm-up at the start of each phase"`
+	Clip        float64 `yaml:"clip" default:"10" check:">=0" doc:"global gradient-norm clip per optimizer; 0 disables"`
+	EMA         float64 `yaml:"ema" default:"0.995" check:">=0,<1" doc:"decay of the diffusion model's exponential moving average of weights"`
+	TSampling   string  `yaml:"t_sampling" default:"importance" check:"oneof=importance|uniform" doc:"how the prior's ELBO picks t: importance (p(t) proportional to the ELBO weight, lower variance) or uniform"`
+	Checkpoint  int     `yaml:"checkpoint_every" default:"100" check:">=1" doc:"steps between checkpoints (also written at the end of each phase)"`
+	MaxRollback int     `yaml:"max_rollbacks" default:"5" check:">=0" doc:"non-finite losses tolerated (each rolls back to the last checkpoint and halves the learning rates) before the run fails"`
+
+	Reset     ResetConfig          `yaml:"reset" doc:"model reset after the joint phase (DESIGN.md); zero steps skip it"`
+	Flow      flow.Config          `yaml:"flow" doc:"the conditional normalizing flow"`
+	UNet      diffusion.UNetConfig `yaml:"unet" doc:"the diffusion model's U-Net"`
+	Diffusion ScheduleConfig       `yaml:"diffusion" doc:"the DDPM noise schedule"`
+}
+
+// ResetConfig sets the model-reset phases.
+type ResetConfig struct {
+	FlowSteps      int `yaml:"flow_steps" check:">=0" doc:"steps training a re-initialized flow with the diffusion prior frozen (0: no reset)"`
+	DiffusionSteps int `yaml:"diffusion_steps" check:">=0" doc:"then steps training a re-initialized diffusion model on the new flow's samples"`
+}
+
+// ScheduleConfig is the DDPM schedule.
+type ScheduleConfig struct {
+	Steps     int     `yaml:"steps" default:"1000" check:">=2" doc:"T, the number of diffusion steps"`
+	BetaStart float64 `yaml:"beta_start" default:"0.0001" check:">0,<1" doc:"first beta of the linear schedule"`
+	BetaEnd   float64 `yaml:"beta_end" default:"0.02" check:">0,<1" doc:"last beta of the linear schedule"`
+}
+
+// Check implements schema.Checker.
+func (s *ScheduleConfig) Check() []schema.Problem {
+	if s.BetaEnd < s.BetaStart {
+		return []schema.Problem{{Field: "beta_end", Msg: "must be >= beta_start"}}
+	}
+	return nil
+}

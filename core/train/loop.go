@@ -1,0 +1,210 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/flowdiff/flowdiff-go/core/progress"
+)
+
+// Phases of training, in order.
+const (
+	PhaseJoint     = 0 // flow and diffusion steps alternate
+	PhaseFlow      = 1 // reset: a new flow against the frozen prior
+	PhaseDiffusion = 2 // reset: a new diffusion model on the new flow's samples
+)
+
+var phaseNames = []string{"joint", "flow-reset", "diffusion-reset"}
+
+// State is the trainer's position, saved in every checkpoint.
+type State struct {
+	Phase     int     `json:"phase"`
+	Step      int     `json:"step"` // steps finished in Phase
+	LRScale   float64 `json:"lr_scale"`
+	Rollbacks int     `json:"rollbacks"`
+}
+
+// Run trains from the run folder's latest checkpoint (or from scratch) to the end of the
+// last phase, writing checkpoints and losses.csv into dir. It stops cleanly with ctx's error
+// when cancelled; the last checkpoint then lets the next Run continue.
+func (t *Trainer) Run(ctx context.Context, dir string) error {
+	st := State{LRScale: 1}
+	if ck, err := LoadLatest(dir); err == nil {
+		if err := json.Unmarshal(ck.State, &st); err != nil {
+			return fmt.Errorf("checkpoint state: %w", err)
+		}
+		if err := ck.Restore(t.ctx); err != nil {
+			return err
+		}
+		t.log.Info("resuming from checkpoint", "phase", phaseNames[st.Phase], "step", st.Step)
+	} else if !errors.Is(err, ErrNoCheckpoint) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create training folder: %w", err)
+	}
+	curve, err := openCurve(filepath.Join(dir, CurveFile), st)
+	if err != nil {
+		return err
+	}
+	defer curve.Close()
+
+	lengths := []int{t.cfg.Steps, t.cfg.Reset.FlowSteps, t.cfg.Reset.DiffusionSteps}
+	for ; st.Phase < len(lengths); st.Phase, st.Step = st.Phase+1, 0 {
+		n := lengths[st.Phase]
+		if n == 0 {
+			continue
+		}
+		if st.Step == 0 && st.Phase == PhaseFlow {
+			t.log.Info("model reset: re-initializing the flow; the diffusion prior is frozen")
+			if err := t.resetScope(FlowScope, "flow"); err != nil {
+				return err
+			}
+		}
+		if st.Step == 0 && st.Phase == PhaseDiffusion {
+			t.log.Info("model reset: re-initializing the diffusion model on the new flow's samples")
+			if err := t.resetScope(UNetScope, "unet"); err != nil {
+				return err
+			}
+		}
+		if err := t.runPhase(ctx, dir, &st, n, curve); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runPhase runs steps st.Step..n-1 of the current phase.
+func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, curve *curveWriter) error {
+	if err := t.compile(); err != nil {
+		return err
+	}
+	meter := progress.New(t.log, "training "+phaseNames[st.Phase], "step", n)
+	done := 0
+	for st.Step < n {
+		if t.stopAfter > 0 && done == t.stopAfter {
+			return errStopped
+		}
+		done++
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("training interrupted at %s step %d: %w", phaseNames[st.Phase], st.Step, err)
+		}
+		row, err := t.step(st)
+		if errors.Is(err, errNonFinite) {
+			if err := t.rollback(dir, st, err); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%s step %d: %w", phaseNames[st.Phase], st.Step, err)
+		}
+		st.Step++
+		if err := curve.Write(row); err != nil {
+			return err
+		}
+		meter.Update(st.Step, "flow_loss", row.FlowLoss, "nll", row.NLL, "prior", row.Prior, "dm_loss", row.DMLoss)
+		if st.Step%t.cfg.Checkpoint == 0 || st.Step == n {
+			if err := curve.Flush(); err != nil {
+				return err
+			}
+			if err := SaveCheckpoint(dir, t.ctx, st.Step, st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Trainer) compile() error {
+	var err error
+	if t.flowEx == nil {
+		if t.flowEx, err = t.buildFlowStep(); err != nil {
+			return fmt.Errorf("build flow step: %w", err)
+		}
+	}
+	if t.dmEx == nil {
+		if t.dmEx, err = t.buildDiffusionStep(); err != nil {
+			return fmt.Errorf("build diffusion step: %w", err)
+		}
+	}
+	return nil
+}
+
+// warm returns the linear warm-up factor of a phase's step.
+func (t *Trainer) warm(step int) float64 {
+	if t.cfg.Warmup == 0 {
+		return 1
+	}
+	return min(1, float64(step+1)/float64(t.cfg.Warmup))
+}
+
+// lambda returns the prior weight at a joint step (ramped), and the full weight in the
+// flow-reset phase, whose prior is trained.
+func (t *Trainer) lambda(st *State) float64 {
+	if st.Phase != PhaseJoint || t.cfg.PriorWarmup == 0 {
+		return t.cfg.Lambda
+	}
+	return t.cfg.Lambda * min(1, float64(st.Step)/float64(t.cfg.PriorWarmup))
+}
+
+// step runs the phase's steps for State's position.
+func (t *Trainer) step(st *State) (CurveRow, error) {
+	in := t.draw(st.Phase, st.Step)
+	row := CurveRow{Phase: phaseNames[st.Phase], Step: st.Step + 1}
+	w := t.warm(st.Step) * st.LRScale
+	if st.Phase != PhaseDiffusion {
+		row.Lambda = t.lambda(st)
+		out, err := t.flowStep(in, row.Lambda, t.cfg.FlowLR*w)
+		if err != nil {
+			return row, err
+		}
+		if err := checkFinite([]string{"flow loss", "entropy", "nll", "prior", "flow grad norm"}, out); err != nil {
+			return row, err
+		}
+		row.FlowLoss, row.Entropy, row.NLL, row.Prior, row.FlowGrad = out[0], out[1], out[2], out[3], out[4]
+	}
+	if st.Phase != PhaseFlow {
+		out, err := t.diffusionStep(in, t.cfg.DiffusionLR*w)
+		if err != nil {
+			return row, err
+		}
+		if err := checkFinite([]string{"diffusion loss", "diffusion grad norm"}, out); err != nil {
+			return row, err
+		}
+		row.DMLoss, row.DMGrad = out[0], out[1]
+	}
+	return row, nil
+}
+
+// rollback restores the last checkpoint after a non-finite step and halves the learning
+// rates, instead of writing garbage into the models.
+func (t *Trainer) rollback(dir string, st *State, cause error) error {
+	st.Rollbacks++
+	if st.Rollbacks > t.cfg.MaxRollback {
+		return fmt.Errorf("%s step %d: %w; gave up after %d rollbacks: lower flow_lr/diffusion_lr or raise clip",
+			phaseNames[st.Phase], st.Step, cause, t.cfg.MaxRollback)
+	}
+	ck, err := LoadLatest(dir)
+	if errors.Is(err, ErrNoCheckpoint) {
+		return fmt.Errorf("%s step %d: %w before the first checkpoint: lower the learning rates", phaseNames[st.Phase], st.Step, cause)
+	}
+	if err != nil {
+		return err
+	}
+	var saved State
+	if err := json.Unmarshal(ck.State, &saved); err != nil {
+		return err
+	}
+	if err := ck.Restore(t.ctx); err != nil {
+		return err
+	}
+	t.log.Warn("non-finite step: rolled back to the last checkpoint with halved learning rates",
+		"cause", cause.Error(), "phase", phaseNames[st.Phase], "step", st.Step, "back_to", saved.Step)
+	st.Phase, st.Step, st.LRScale = saved.Phase, saved.Step, st.LRScale*0.5
+	return nil
+}
