@@ -31,6 +31,7 @@ type Pipeline struct {
 
 	Data       *DataConfig     `yaml:"data" doc:"where the clean images come from (clean images are used only to make observations and to evaluate)"`
 	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last"`
+	Train      *TrainConfig    `yaml:"train" doc:"joint training of the conditional flow and the diffusion prior on the training observations (core/train)"`
 	Evaluate   *EvaluateConfig `yaml:"evaluate" doc:"metrics computed on the test split"`
 	Report     *ReportConfig   `yaml:"report" doc:"the human-readable report written into the run folder"`
 }
@@ -170,6 +171,9 @@ func (p *Pipeline) Only(stageNames ...string) *Pipeline {
 	}
 	if !keep["corrupt"] {
 		q.Corruption = nil
+	}
+	if !keep["train"] {
+		q.Train = nil
 	}
 	if !keep["evaluate"] {
 		q.Evaluate = nil

@@ -60,6 +60,7 @@ var stages = []stage{
 	{name: "data", enabled: func(p *Pipeline) bool { return p.Data != nil }, run: runData},
 	{name: "corrupt", enabled: func(p *Pipeline) bool { return p.Data != nil && len(p.Corruption) > 0 },
 		run: runCorrupt, restore: restoreCorrupt},
+	{name: "train", enabled: func(p *Pipeline) bool { return p.Train != nil }, run: runTrain, restore: runTrain},
 	{name: "evaluate", enabled: func(p *Pipeline) bool { return p.Evaluate != nil }, run: runEvaluate},
 	{name: "report", enabled: func(p *Pipeline) bool { return p.Report != nil }, run: runReport},
 }
@@ -124,7 +125,7 @@ func Execute(ctx context.Context, p *Pipeline, opts Options) (dir string, err er
 			return r.Dir, fmt.Errorf("stage %s: %w", s.name, err)
 		}
 		secs := opts.Now().Sub(t0).Seconds()
-		r.metrics.Timings[s.name] = secs
+		r.metrics.Timings[s.name] += secs
 		if err := r.state.finish(s.name, secs); err != nil {
 			return r.Dir, err
 		}

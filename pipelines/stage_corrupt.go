@@ -72,8 +72,5 @@ func (d *StageData) setObservations(set string, obs *batch.Batch, p operators.Pa
 		return
 	}
 	d.TestObs, d.TestParams = obs, p
-	if d.Estimates == nil {
-		d.Estimates = map[string]*batch.Batch{}
-	}
-	d.Estimates["input"] = obs
+	d.addEstimate("input", obs)
 }

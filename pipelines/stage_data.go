@@ -7,6 +7,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/data"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/train"
 )
 
 // StageData is what stages hand on to later ones.
@@ -21,6 +22,17 @@ type StageData struct {
 	// Estimates are restorations of TestObs to evaluate against Test, by name ("input" is
 	// the observation itself when it has the clean images' shape).
 	Estimates map[string]*batch.Batch
+	// PosteriorStd is the flow posterior's per-pixel standard deviation on TestObs.
+	PosteriorStd *batch.Batch
+	// Trainer holds the trained models for the stages after train.
+	Trainer *train.Trainer
+}
+
+func (d *StageData) addEstimate(name string, b *batch.Batch) {
+	if d.Estimates == nil {
+		d.Estimates = map[string]*batch.Batch{}
+	}
+	d.Estimates[name] = b
 }
 
 // runData loads the clean train and test sets. It is deterministic and cheap, so a resumed

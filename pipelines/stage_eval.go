@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
@@ -107,6 +108,12 @@ func runReport(ctx context.Context, r *Run) error {
 		for _, est := range orderedEstimates(r.Data.Estimates) {
 			rows = append(rows, report.Row{Label: est, Images: r.Data.Estimates[est]})
 		}
+		stdNote := ""
+		if sd := r.Data.PosteriorStd; sd != nil {
+			scaled, peak := scaleToPeak(sd)
+			rows = append(rows, report.Row{Label: "posterior_std", Images: scaled})
+			stdNote = fmt.Sprintf(" The posterior_std row is scaled so that white is %.3g.", peak)
+		}
 		n := min(r.P.Report.Grid, r.Data.Test.Len())
 		if err := report.WriteGridPNG(r.Path("grid.png"), rows, n); err != nil {
 			return err
@@ -115,8 +122,12 @@ func runReport(ctx context.Context, r *Run) error {
 		for i, row := range rows {
 			labels[i] = row.Label
 		}
-		fmt.Fprintf(&b, "## Images\n\nRows, top to bottom: %s; the first %d test images.\n\n![grid](grid.png)\n\n",
-			strings.Join(labels, ", "), n)
+		fmt.Fprintf(&b, "## Images\n\nRows, top to bottom: %s; the first %d test images.%s\n\n![grid](grid.png)\n\n",
+			strings.Join(labels, ", "), n, stdNote)
+	}
+	if _, err := os.Stat(r.Path(trainDir, "losses.png")); err == nil {
+		fmt.Fprintf(&b, "## Training\n\nPer-pixel losses by step (`%s/%s` has every value).\n\n![losses](%s/losses.png)\n\n",
+			trainDir, "losses.csv", trainDir)
 	}
 	fmt.Fprintf(&b, "## Time\n\n| stage | seconds |\n|---|---|\n")
 	for _, s := range stageOrder {
@@ -129,4 +140,19 @@ func runReport(ctx context.Context, r *Run) error {
 	}
 	r.Log.Info("report written", "path", r.Path("report.md"))
 	return ctx.Err()
+}
+
+// scaleToPeak returns a copy of b divided by its maximum (for display) and that maximum.
+func scaleToPeak(b *batch.Batch) (*batch.Batch, float32) {
+	peak := float32(0)
+	for _, v := range b.Data {
+		peak = max(peak, v)
+	}
+	out := b.Clone()
+	if peak > 0 {
+		for i := range out.Data {
+			out.Data[i] /= peak
+		}
+	}
+	return out, peak
 }

@@ -1,0 +1,112 @@
+package pipelines
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/report"
+	"github.com/flowdiff/flowdiff-go/core/train"
+)
+
+// trainDir is the train stage's folder: checkpoints, losses.csv, posterior outputs.
+const trainDir = "train"
+
+// runTrain trains the flow and the diffusion prior jointly on the training observations,
+// resuming from the stage's last checkpoint when there is one, then restores the test
+// observations with the flow: the posterior mean and per-pixel standard deviation over
+// train.posterior_samples draws become the estimates "posterior_mean" and "posterior_sample".
+func runTrain(ctx context.Context, r *Run) error {
+	if r.Data.TrainObs == nil {
+		return fmt.Errorf("train needs observations: add a corruption list (and a data section)")
+	}
+	ops, noise, err := operators.FromSpecs(r.P.Corruption)
+	if err != nil {
+		return err
+	}
+	be, err := r.Backend(ctx)
+	if err != nil {
+		return err
+	}
+	op := operators.NewCompose(ops...)
+	prob := train.Problem{Obs: r.Data.TrainObs, Params: r.Data.TrainParams, Op: op, Noise: noise,
+		Clean: r.Data.Train.Images.Shape}
+	tr, err := train.New(ctx, be, r.P.Train.Config, prob, r.Seed("train"), r.Log)
+	if err != nil {
+		return err
+	}
+	dir := r.Path(trainDir)
+	if err := tr.Run(ctx, dir); err != nil {
+		return err
+	}
+	r.Data.Trainer = tr
+	if err := plotCurve(dir); err != nil {
+		r.Log.Warn("training curve not plotted", "err", err)
+	}
+
+	test := train.Problem{Obs: r.Data.TestObs, Params: r.Data.TestParams, Op: op, Noise: noise, Clean: r.Data.Test.Images.Shape}
+	base, err := tr.Base(ctx, test)
+	if err != nil {
+		return err
+	}
+	post, err := tr.Posterior(ctx, r.Data.TestObs, base, r.P.Train.PosteriorSamples, r.Seed("posterior"))
+	if err != nil {
+		return fmt.Errorf("posterior: %w", err)
+	}
+	for name, b := range map[string]*batch.Batch{"posterior_mean.npy": post.Mean, "posterior_std.npy": post.Std, "posterior_sample.npy": post.Sample} {
+		if err := npy.WriteFile(filepath.Join(dir, name), b.Dims(), b.Data); err != nil {
+			return err
+		}
+	}
+	r.Data.addEstimate("posterior_mean", post.Mean)
+	r.Data.addEstimate("posterior_sample", post.Sample)
+	r.Data.PosteriorStd = post.Std
+	r.Log.Info("posterior computed", "samples", post.K, "images", post.Mean.N)
+	return nil
+}
+
+// TrainConfig is the pipeline's train section: the trainer's settings plus evaluation ones.
+type TrainConfig struct {
+	train.Config     `yaml:",inline"`
+	PosteriorSamples int `yaml:"posterior_samples" default:"16" check:">=1" doc:"flow samples per test observation for the posterior mean and standard deviation"`
+}
+
+// plotCurve draws train/losses.csv into train/losses.png (per-pixel losses against the
+// overall step count across phases).
+func plotCurve(dir string) error {
+	f, err := os.Open(filepath.Join(dir, train.CurveFile))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		return fmt.Errorf("training curve: %v (%d rows)", err, len(rows))
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	names := []string{"flow_loss", "nll", "prior", "dm_loss"}
+	series := make([]report.Series, len(names))
+	for i, n := range names {
+		series[i].Name = n
+	}
+	for k, r := range rows[1:] {
+		for i, n := range names {
+			v, err := strconv.ParseFloat(r[col[n]], 64)
+			if err != nil || v == 0 {
+				continue // a phase without this term
+			}
+			series[i].X = append(series[i].X, float64(k+1))
+			series[i].Y = append(series[i].Y, v)
+		}
+	}
+	return report.WritePlotPNG(filepath.Join(dir, "losses.png"), "training losses per pixel vs step", series, false)
+}
