@@ -64,7 +64,9 @@ func truncateCurve(path string, st State) error {
 		return err
 	}
 	defer f.Close()
-	rows, err := csv.NewReader(bufio.NewReader(f)).ReadAll()
+	rd := csv.NewReader(bufio.NewReader(f))
+	rd.FieldsPerRecord = -1 // a killed run may leave a half-written last row: dropped below
+	rows, err := rd.ReadAll()
 	if err != nil {
 		return fmt.Errorf("training curve %s is damaged: %w", path, err)
 	}
@@ -72,6 +74,9 @@ func truncateCurve(path string, st State) error {
 	for i, r := range rows {
 		if i == 0 {
 			keep = append(keep, r)
+			continue
+		}
+		if len(r) != len(curveHeader) {
 			continue
 		}
 		step, _ := strconv.Atoi(r[1])

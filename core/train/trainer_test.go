@@ -164,3 +164,17 @@ func finiteTensor(v *tensors.Tensor) error {
 	})
 	return err
 }
+
+// TestTornCurveRowDropped: a run killed while writing losses.csv leaves a partial row; the
+// resumed run drops it (and rows past the checkpoint) instead of failing.
+func TestTornCurveRowDropped(t *testing.T) {
+	p := filepath.Join(t.TempDir(), CurveFile)
+	os.WriteFile(p, []byte(strings.Join(curveHeader, ",")+"\njoint,1,0,1,1,1,1,1,1,1\njoint,2,0,1,1,1,1,1,1,1\njoint,3,0,1,1"), 0o644)
+	if err := truncateCurve(p, State{Phase: PhaseJoint, Step: 1}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(p)
+	if got := strings.Count(string(data), "\njoint,"); got != 1 {
+		t.Errorf("kept %d rows, want 1:\n%s", got, data)
+	}
+}
