@@ -71,6 +71,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			validateCommand(),
 			corruptCommand(),
 			opsCommand(),
+			metricsCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"math"
+
 	"crypto/sha256"
+	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/data"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,5 +101,40 @@ corruption:
 		if hashes[1][f] != h {
 			t.Errorf("%s differs between two runs with the same seed", f)
 		}
+	}
+}
+
+func TestMetricsCommand(t *testing.T) {
+	dir := t.TempDir()
+	ref, img := filepath.Join(dir, "ref"), filepath.Join(dir, "img")
+	os.MkdirAll(ref, 0o755)
+	os.MkdirAll(img, 0o755)
+	a := batch.New(1, 24, 24, 1)
+	b := batch.New(1, 24, 24, 1)
+	for i := range a.Data {
+		a.Data[i] = float32(i%24) / 24
+		b.Data[i] = a.Data[i] + 0.1*float32((i*7)%3-1)
+	}
+	data.WritePNG(filepath.Join(ref, "x.png"), a)
+	data.WritePNG(filepath.Join(img, "x.png"), b)
+	code, out, errOut := runCLI(t, "metrics", "--ref", ref, "--img", img, "--metric", "metric.psnr", "--json")
+	if code != exitOK {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	var res struct {
+		Metrics []struct {
+			ID      string
+			Summary struct{ Mean float64 }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Metrics) != 1 {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	// 2/3 of pixels off by 0.1 (quantized to 8 bits): PSNR near 10 log10(1/(0.01*2/3)) = 21.8 dB.
+	if m := res.Metrics[0].Summary.Mean; math.Abs(m-21.8) > 0.5 {
+		t.Errorf("psnr = %v, want about 21.8", m)
+	}
+	if code, _, _ := runCLI(t, "metrics", "--ref", ref, "--img", filepath.Join(dir, "missing")); code != exitUsage {
+		t.Errorf("missing folder: code %d, want %d", code, exitUsage)
 	}
 }
