@@ -21,9 +21,16 @@ const (
 	ActNormScope = "act_norm"
 )
 
-// NormGroups returns the largest divisor of channels that is at most DefaultGroupNormGroups.
+// NormGroups returns the largest divisor of channels that is at most DefaultGroupNormGroups and
+// leaves at least MinGroupChannels channels in each group (1 when channels < 2*MinGroupChannels).
+// MinGroupChannels is the fewest channels NormGroups puts in one group.
+const MinGroupChannels = 4
+
 func NormGroups(channels int) int {
-	for g := min(DefaultGroupNormGroups, channels); g > 1; g-- {
+	// At least MinGroupChannels channels per group: with one channel per group GroupNorm
+	// becomes instance norm and removes any per-channel shift added before it (ResBlock's time
+	// embedding vanished that way for 32 or fewer channels).
+	for g := min(DefaultGroupNormGroups, channels/MinGroupChannels); g > 1; g-- {
 		if channels%g == 0 {
 			return g
 		}
