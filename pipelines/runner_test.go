@@ -124,3 +124,34 @@ func TestSeedStreamsDiffer(t *testing.T) {
 		t.Error("seed streams must depend on the pipeline seed")
 	}
 }
+
+// TestQuickPipelineImproves runs testdata/quick.yaml end to end (corrupt, train, evaluate,
+// report) and checks that training helped: the flow's posterior mean must beat the noisy
+// input's PSNR by at least 0.5 dB. Measured with seed 7 on the 2-core machine: 14.00 ->
+// 14.91 dB in about 3 minutes (300 joint steps). The full-length figures are in
+// docs/training.md.
+func TestQuickPipelineImproves(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains for about 3 minutes")
+	}
+	p, err := Load(filepath.Join("..", "testdata", "quick.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := Execute(context.Background(), p, Options{Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	m := readMetrics(t, dir)
+	in, post := m.Metrics["psnr.input"], m.Metrics["psnr.posterior_mean"]
+	t.Logf("psnr.input %.3f dB, psnr.posterior_mean %.3f dB", in, post)
+	const margin = 0.5 // dB
+	if post < in+margin {
+		t.Errorf("psnr.posterior_mean %.3f dB is not %.1f dB above psnr.input %.3f dB", post, margin, in)
+	}
+	for _, f := range []string{"train/losses.csv", "train/losses.png", "train/posterior_std.npy", "report.md"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("run folder lacks %s", f)
+		}
+	}
+}
