@@ -6,6 +6,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
+	"github.com/flowdiff/flowdiff-go/core/data"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 )
 
@@ -28,18 +29,18 @@ func runCorrupt(ctx context.Context, r *Run) error {
 	}
 	for _, part := range []struct {
 		name, dir string
-		clean     *batchSet
+		clean     *data.Dataset
 	}{
-		{"train", trainStore, &batchSet{r.Data.Train.Images, r.Data.Train.Source}},
-		{"test", testStore, &batchSet{r.Data.Test.Images, r.Data.Test.Source}},
+		{"train", trainStore, r.Data.Train},
+		{"test", testStore, r.Data.Test},
 	} {
 		seed := r.Seed("corrupt." + part.name)
-		obs, params, err := corrupt.Corrupt(ctx, part.clean.images, ops, noise, seed)
+		obs, params, err := corrupt.Corrupt(ctx, part.clean.Images, ops, noise, seed)
 		if err != nil {
 			return fmt.Errorf("%s set: %w", part.name, err)
 		}
-		meta := corrupt.Manifest{Seed: seed, Corruption: text, Dataset: part.clean.source}
-		if err := corrupt.Write(r.Path(part.dir), obs, params, part.clean.images, meta); err != nil {
+		meta := corrupt.Manifest{Seed: seed, Corruption: text, Dataset: part.clean.Source}
+		if err := corrupt.Write(r.Path(part.dir), obs, params, part.clean.Images, meta); err != nil {
 			return err
 		}
 		r.Log.Info("observations written", "set", part.name, "dir", r.Path(part.dir), "shape", obs.Shape.String())
@@ -59,11 +60,6 @@ func restoreCorrupt(_ context.Context, r *Run) error {
 		r.Data.setObservations(part.name, set.Observations, set.Params)
 	}
 	return nil
-}
-
-type batchSet struct {
-	images *batch.Batch
-	source string
 }
 
 func (d *StageData) setObservations(set string, obs *batch.Batch, p operators.Params) {
