@@ -1,6 +1,7 @@
 package data
 
 import (
+	"github.com/flowdiff/flowdiff-go/core/randx"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -81,7 +82,7 @@ func TestPoissonPMF(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(lam*10), 3))
 		counts := map[int64]int{}
 		for range n {
-			counts[poisson(rng, lam)]++
+			counts[randx.Poisson(rng, lam)]++
 		}
 		for k := int64(0); k < int64(lam+10*math.Sqrt(lam)+10); k++ {
 			lg, _ := math.Lgamma(float64(k) + 1)
@@ -95,7 +96,7 @@ func TestPoissonPMF(t *testing.T) {
 			}
 		}
 	}
-	if v := poisson(rand.New(rand.NewPCG(1, 1)), 0); v != 0 {
+	if v := randx.Poisson(rand.New(rand.NewPCG(1, 1)), 0); v != 0 {
 		t.Errorf("Poisson(0) = %d", v)
 	}
 }

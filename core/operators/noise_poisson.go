@@ -2,6 +2,7 @@ package operators
 
 import (
 	"fmt"
+	"github.com/flowdiff/flowdiff-go/core/randx"
 	"math"
 	"math/rand/v2"
 
@@ -44,7 +45,7 @@ func NewPoissonNoise(cfg PoissonNoiseConfig) (*PoissonNoise, error) {
 func (p *PoissonNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	y := batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i, v := range ax.Data {
-		y.Data[i] = float32(float64(poisson(rng, p.photons*max(float64(v), 0))) / p.photons)
+		y.Data[i] = float32(float64(randx.Poisson(rng, p.photons*max(float64(v), 0))) / p.photons)
 	}
 	return y, nil
 }
@@ -123,7 +124,7 @@ func NewPoissonGaussianNoise(cfg PoissonGaussianNoiseConfig) (*PoissonGaussianNo
 func (p *PoissonGaussianNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	y := batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i, v := range ax.Data {
-		k := poisson(rng, max(float64(v), 0)/p.gain)
+		k := randx.Poisson(rng, max(float64(v), 0)/p.gain)
 		y.Data[i] = float32(p.offset + p.gain*float64(k) + p.sigma*rng.NormFloat64())
 	}
 	return y, nil
@@ -167,49 +168,6 @@ func (p *PoissonGaussianNoise) NLLGraph(y, ax *graph.Node) *graph.Node {
 	v := graph.AddScalar(graph.MulScalar(graph.MaxScalar(ax, 0), p.gain), p.sigma*p.sigma)
 	per := graph.Add(graph.Div(graph.Mul(r, r), graph.MulScalar(v, 2)), graph.MulScalar(graph.Log(v), 0.5))
 	return graph.ReduceSum(per, 1, 2, 3)
-}
-
-// poisson draws from the Poisson distribution with mean lam: by inversion (sequential search)
-// for lam < 10, and by Hörmann's transformed rejection with squeeze, PTRS ("The transformed
-// rejection method for generating Poisson random variables", Insurance: Mathematics and
-// Economics 12, 1993; the algorithm NumPy uses) for lam >= 10.
-func poisson(rng *rand.Rand, lam float64) int64 {
-	switch {
-	case lam <= 0 || math.IsNaN(lam):
-		return 0
-	case lam < 10:
-		u := rng.Float64()
-		p := math.Exp(-lam)
-		s := p
-		var k int64
-		for u > s && k < 1000 {
-			k++
-			p *= lam / float64(k)
-			s += p
-		}
-		return k
-	}
-	slam, loglam := math.Sqrt(lam), math.Log(lam)
-	b := 0.931 + 2.53*slam
-	a := -0.059 + 0.02483*b
-	invAlpha := 1.1239 + 1.1328/(b-3.4)
-	vr := 0.9277 - 3.6224/(b-2)
-	for {
-		u := rng.Float64() - 0.5
-		v := rng.Float64()
-		us := 0.5 - math.Abs(u)
-		k := math.Floor((2*a/us+b)*u + lam + 0.43)
-		if us >= 0.07 && v <= vr {
-			return int64(k)
-		}
-		if k < 0 || (us < 0.013 && v > us) {
-			continue
-		}
-		lg, _ := math.Lgamma(k + 1)
-		if math.Log(v)+math.Log(invAlpha)-math.Log(a/(us*us)+b) <= -lam+k*loglam-lg {
-			return int64(k)
-		}
-	}
 }
 
 func init() {

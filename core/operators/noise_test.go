@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"github.com/flowdiff/flowdiff-go/core/randx"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -68,7 +69,7 @@ func TestPoissonSampler(t *testing.T) {
 	const n = 40000
 	zeros := 0
 	for range n {
-		if poisson(rng, 0.5) == 0 {
+		if randx.Poisson(rng, 0.5) == 0 {
 			zeros++
 		}
 	}
@@ -78,7 +79,7 @@ func TestPoissonSampler(t *testing.T) {
 	}
 	var s, s2 float64
 	for range n {
-		k := float64(poisson(rng, 1000))
+		k := float64(randx.Poisson(rng, 1000))
 		s += k
 		s2 += k * k
 	}
