@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/progress"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 )
 
@@ -36,6 +37,8 @@ func (t *Trainer) Posterior(ctx context.Context, obs *batch.Batch, base *batch.B
 	p := &Posterior{Mean: batch.New(n, s.H, s.W, s.C), Std: batch.New(n, s.H, s.W, s.C), Sample: batch.New(n, s.H, s.W, s.C), K: k}
 	bs := max(1, t.cfg.Batch)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0x9057))
+	batches := (n + bs - 1) / bs
+	meter := progress.New(t.log, "posterior sampling", "batch", k*batches)
 	for j := range k {
 		for from := 0; from < n; from += bs {
 			if err := ctx.Err(); err != nil {
@@ -56,6 +59,7 @@ func (t *Trainer) Posterior(ctx context.Context, obs *batch.Batch, base *batch.B
 			if err != nil {
 				return nil, err
 			}
+			meter.Update(j*batches + from/bs + 1)
 			sz := s.ImageSize()
 			for i := 0; i < to-from; i++ {
 				for q := range sz {
