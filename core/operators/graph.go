@@ -2,6 +2,7 @@ package operators
 
 import (
 	"fmt"
+	"github.com/flowdiff/flowdiff-go/core/nn"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -104,7 +105,7 @@ func windowsGraph(x *graph.Node, pl corrPlan) *graph.Node {
 	bLo, bHi := max(0, pl.ox-w+1), min(pl.w.W-1, pl.ox+w-1)
 	top, bottom := max(0, pl.oy-aLo), max(0, aHi-pl.oy)
 	left, right := max(0, pl.ox-bLo), max(0, bHi-pl.ox)
-	xp := padAxis(padAxis(x, 1, top, bottom), 2, left, right)
+	xp := nn.PadAxis(nn.PadAxis(x, 1, top, bottom), 2, left, right)
 	var sum *graph.Node
 	for a := aLo; a <= aHi; a++ {
 		for b := bLo; b <= bHi; b++ {
@@ -126,28 +127,6 @@ func windowsGraph(x *graph.Node, pl corrPlan) *graph.Node {
 		return graph.ZerosLike(x)
 	}
 	return sum
-}
-
-// padAxis adds lo zeros before and hi zeros after x along axis, by Concatenate (SimpleGo has no
-// Pad op).
-func padAxis(x *graph.Node, axis, lo, hi int) *graph.Node {
-	if lo == 0 && hi == 0 {
-		return x
-	}
-	parts := make([]*graph.Node, 0, 3)
-	zeros := func(n int) *graph.Node {
-		s := x.Shape().Clone()
-		s.Dimensions[axis] = n
-		return graph.Zeros(x.Graph(), s)
-	}
-	if lo > 0 {
-		parts = append(parts, zeros(lo))
-	}
-	parts = append(parts, x)
-	if hi > 0 {
-		parts = append(parts, zeros(hi))
-	}
-	return graph.Concatenate(parts, axis)
 }
 
 // perSample broadcasts a per-sample value s [N,1,1,1] against x [N,H,W,C].
