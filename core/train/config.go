@@ -36,6 +36,8 @@ type Config struct {
 	Lambda      float64 `yaml:"lambda" default:"1" check:">=0" doc:"weight of the diffusion prior in the flow loss"`
 	PriorWarmup int     `yaml:"prior_warmup" default:"300" check:">=0" doc:"joint steps over which lambda ramps linearly from 0 (the diffusion model first learns from the flow's samples)"`
 	Warmup      int     `yaml:"warmup" default:"50" check:">=0" doc:"steps of linear learning-rate warm-up at the start of each phase"`
+	Decay       string  `yaml:"lr_decay" default:"none" check:"oneof=none|cosine" doc:"learning-rate decay over each phase after warm-up: none (constant), or cosine (half a cosine from the full rate down to lr_final times it at the phase's last step)"`
+	FinalLR     float64 `yaml:"lr_final" default:"0.1" check:">=0,<=1" doc:"with lr_decay: cosine, the last step's learning rate as a fraction of flow_lr and diffusion_lr"`
 	Clip        float64 `yaml:"clip" default:"10" check:">=0" doc:"global gradient-norm clip per optimizer; 0 disables"`
 	EMA         float64 `yaml:"ema" default:"0.995" check:">=0,<1" doc:"decay of the diffusion model's exponential moving average of weights"`
 	TSampling   string  `yaml:"t_sampling" default:"importance" check:"oneof=importance|uniform" doc:"how the prior's ELBO picks t: importance (p(t) proportional to the ELBO weight, lower variance) or uniform"`

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -53,9 +54,8 @@ func (t *Trainer) Run(ctx context.Context, dir string) error {
 	}
 	defer curve.Close()
 
-	lengths := []int{t.cfg.Steps, t.cfg.Reset.FlowSteps, t.cfg.Reset.DiffusionSteps}
-	for ; st.Phase < len(lengths); st.Phase, st.Step = st.Phase+1, 0 {
-		n := lengths[st.Phase]
+	for ; st.Phase < len(phaseNames); st.Phase, st.Step = st.Phase+1, 0 {
+		n := t.phaseLen(st.Phase)
 		if n == 0 {
 			continue
 		}
@@ -135,12 +135,28 @@ func (t *Trainer) compile() error {
 	return nil
 }
 
-// warm returns the linear warm-up factor of a phase's step.
-func (t *Trainer) warm(step int) float64 {
-	if t.cfg.Warmup == 0 {
-		return 1
+// lrFactor returns the learning-rate factor of step (0-based) of a phase of n steps: a
+// linear warm-up over the first cfg.Warmup steps, times, with lr_decay: cosine,
+//
+//	f + (1-f) (1 + cos(pi s)) / 2,  s = (step - warmup) / (n - 1 - warmup) in [0,1], f = lr_final,
+//
+// which is 1 when warm-up ends and f at the last step.
+func (t *Trainer) lrFactor(step, n int) float64 {
+	w := 1.0
+	if t.cfg.Warmup > 0 {
+		w = min(1, float64(step+1)/float64(t.cfg.Warmup))
 	}
-	return min(1, float64(step+1)/float64(t.cfg.Warmup))
+	if t.cfg.Decay != "cosine" || step < t.cfg.Warmup || n-1 <= t.cfg.Warmup {
+		return w
+	}
+	s := float64(step-t.cfg.Warmup) / float64(n-1-t.cfg.Warmup)
+	f := t.cfg.FinalLR
+	return w * (f + (1-f)*(1+math.Cos(math.Pi*s))/2)
+}
+
+// phaseLen returns the number of steps of a phase.
+func (t *Trainer) phaseLen(phase int) int {
+	return []int{t.cfg.Steps, t.cfg.Reset.FlowSteps, t.cfg.Reset.DiffusionSteps}[phase]
 }
 
 // lambda returns the prior weight at a joint step (ramped), and the full weight in the
@@ -156,7 +172,7 @@ func (t *Trainer) lambda(st *State) float64 {
 func (t *Trainer) step(st *State) (CurveRow, error) {
 	in := t.draw(st.Phase, st.Step)
 	row := CurveRow{Phase: phaseNames[st.Phase], Step: st.Step + 1}
-	w := t.warm(st.Step) * st.LRScale
+	w := t.lrFactor(st.Step, t.phaseLen(st.Phase)) * st.LRScale
 	if st.Phase != PhaseDiffusion {
 		row.Lambda = t.lambda(st)
 		out, err := t.flowStep(in, row.Lambda, t.cfg.FlowLR*w)
