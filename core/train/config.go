@@ -41,6 +41,9 @@ type Config struct {
 	TSampling   string  `yaml:"t_sampling" default:"importance" check:"oneof=importance|uniform" doc:"how the prior's ELBO picks t: importance (p(t) proportional to the ELBO weight, lower variance) or uniform"`
 	Checkpoint  int     `yaml:"checkpoint_every" default:"100" check:">=1" doc:"steps between checkpoints (also written at the end of each phase)"`
 	MaxRollback int     `yaml:"max_rollbacks" default:"5" check:">=0" doc:"non-finite losses tolerated (each rolls back to the last checkpoint and halves the learning rates) before the run fails"`
+	// Priors are extra priors on clean images (see PriorSpec and the package doc); omitted
+	// from resolved pipelines when empty, so that existing runs resolve as before.
+	Priors []PriorSpec `yaml:"priors,omitempty" doc:"extra priors on clean images whose weighted per-pixel energies join the flow loss by gradient injection; with lambda: 0 they stand in for the diffusion prior; default none"`
 
 	Reset     ResetConfig          `yaml:"reset" doc:"model reset after the joint phase (DESIGN.md); zero steps skip it"`
 	Flow      flow.Config          `yaml:"flow" doc:"the conditional normalizing flow"`
