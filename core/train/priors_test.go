@@ -158,4 +158,8 @@ func TestPriorSpecDecode(t *testing.T) {
 	if s := string(out); !strings.Contains(s, "op: prior.l1") || !strings.Contains(s, "epsilon: 0.01") || !strings.Contains(s, "weight: 1") {
 		t.Errorf("resolved priors:\n%s", s)
 	}
+	back := decodeTrain(t, "priors:\n"+string(out))
+	if len(back.Priors) != 1 || back.Priors[0].ID != "prior.l1" || back.Priors[0].Weight != 1 {
+		t.Errorf("resolved priors do not decode back: %+v", back.Priors)
+	}
 }
