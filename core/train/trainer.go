@@ -102,8 +102,7 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 	if err := cfg.UNet.Validate(prob.Clean.H, prob.Clean.W, prob.Clean.C); err != nil {
 		return nil, fmt.Errorf("train.unet: %w", err)
 	}
-	var sched *diffusion.Schedule
-	sched, err = diffusion.NewLinear(cfg.Diffusion.Steps, cfg.Diffusion.BetaStart, cfg.Diffusion.BetaEnd)
+	sched, err := diffusion.NewLinear(cfg.Diffusion.Steps, cfg.Diffusion.BetaStart, cfg.Diffusion.BetaEnd)
 	if err != nil {
 		return nil, fmt.Errorf("train.diffusion: %w", err)
 	}
