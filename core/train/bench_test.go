@@ -77,4 +77,26 @@ func BenchmarkJointStep(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "steps/s")
 		})
 	}
+	// The injected path's extra work alone: the forward pass of the flow and the host's
+	// Apply, NLL, NLLGrad and VJP.
+	b.Run("injected-host-terms", func(b *testing.B) {
+		prob := Problem{Obs: obs, Params: params, Op: operators.Opaque(op), Noise: operators.OpaqueNoise(noise), Clean: clean.Shape}
+		tr, err := New(ctx, be, cfg, prob, 1, slog.New(slog.DiscardHandler))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tr.compile(); err != nil {
+			b.Fatal(err)
+		}
+		in := tr.draw(PhaseJoint, 0)
+		if _, err := tr.hostTerms(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := tr.hostTerms(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
