@@ -53,8 +53,8 @@ type Trainer struct {
 	gnoise  operators.GraphNoise    // nil when inject
 	inject  bool                    // the data term is computed outside the graph (injection)
 	priors  []WeightedPrior         // extra priors, always injected
-	base    *batch.Batch // b(y) per observation
-	keys    []string     // sorted parameter keys, the order of the param inputs
+	base    *batch.Batch            // b(y) per observation
+	keys    []string                // sorted parameter keys, the order of the param inputs
 	seed    int64
 	log     *slog.Logger
 	flowEx  *mlctx.Exec
