@@ -31,9 +31,10 @@ func testImages(eps float64) *batch.Batch {
 
 // TestGradientsFiniteDifferences compares every gradient component with a central difference
 // of the summed energy, step 2e-5 (the step actually taken is read back from the float32
-// value). Tolerance 1e-4·max(1, |g|): the central difference's error is about h²/6 times the
-// third derivative of E, which reaches a few 1/eps² where a difference is near 0 (eps = 0.01: measured 5e-5
-// at step 1e-4, 5e-6 at 2e-5); float32 storage of the gradient adds about 4·6e-8.
+// value). Tolerance 1e-4·max(1, |g|): the central difference's error is about h²/6 times
+// the third derivative of E, which reaches a few 1/eps² where a difference is near 0
+// (eps = 0.01: measured 5e-5 at step 1e-4, 5e-6 at 2e-5); float32 storage of the gradient
+// adds about 4·6e-8.
 func TestGradientsFiniteDifferences(t *testing.T) {
 	const h = 2e-5
 	for _, eps := range []float64{0.01, 0.1} {
