@@ -45,9 +45,9 @@ func opsCommand() *cli.Command {
 			},
 			{
 				Name:      "check",
-				Usage:     "run the conformance suite (adjoint, linearity, Taylor, shapes, noise statistics) on operators and noise models",
+				Usage:     "run the conformance suite (adjoint, linearity, Taylor, shapes, noise statistics, prior gradients) on operators, noise models and priors",
 				ArgsUsage: "[ID...]",
-				Description: "Without IDs, checks every registered operator and noise model. Exits 1 if any check fails.\n" +
+				Description: "Without IDs, checks every registered operator, noise model and prior. Exits 1 if any check fails.\n" +
 					"Parts whose defaults are incomplete are checked with their documented example parameters;\n" +
 					"a part that needs a file (blur.kernel) is skipped with the reason.",
 				OnUsageError: subcommandUsageError,
@@ -55,6 +55,7 @@ func opsCommand() *cli.Command {
 					ids := c.Args().Slice()
 					if len(ids) == 0 {
 						ids = append(registry.Default.IDs(registry.KindOperator), registry.Default.IDs(registry.KindNoise)...)
+						ids = append(ids, registry.Default.IDs(registry.KindPrior)...)
 					}
 					failed := 0
 					for _, id := range ids {

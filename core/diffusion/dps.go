@@ -23,8 +23,10 @@ const dpsNormFloor = 1e-20
 // DPSProblem is an inverse problem for diffusion posterior sampling: observations y of unknown
 // images x through a forward operator, y ≈ A(x) (any noise model: DPS needs only A).
 type DPSProblem struct {
-	// Op is the forward operator A, in its in-graph, differentiable form.
-	Op operators.GraphOperator
+	// Op is the forward operator A. One with an in-graph form (operators.HasGraph) is
+	// differentiated inside the step graph; any other (a plugin's, or one hidden by
+	// operators.Opaque) takes part by gradient injection (see DPS).
+	Op operators.Operator
 	// Params are A's per-sample parameters for the batch (nil when A has none); each value's
 	// leading axis is the batch's.
 	Params operators.Params
@@ -47,6 +49,13 @@ type DPSProblem struct {
 // no gradient). The gradient runs through the U-Net and A inside one compiled step graph,
 // reused for every t (compiled once per call). Image n uses sample n of Y and Params; the noise
 // follows opt as for Ancestral. Deterministic given opt.Seed.
+//
+// An operator without in-graph form enters by gradient injection, two graph executions per
+// step: the first computes x0_hat(x_t); the host computes r_n = A(x0_hat)_n - y_n and
+// g = J_A(x0_hat)ᵀ (r_n / ||r_n||), the gradient of Σ_n ||y_n - A(x0_hat)_n|| in x0_hat (the
+// norm floored as in the graph: sqrt(||r_n||² + 1e-20)); the second runs the step again and
+// takes the gradient of <stopgrad(g), x0_hat> in x_t through the U-Net, which is the same
+// gradient by the chain rule.
 func (s *Sampler) DPS(ctx context.Context, shape batch.Shape, p DPSProblem, opt SampleOptions) (*batch.Batch, error) {
 	if p.Op == nil || p.Y == nil {
 		return nil, fmt.Errorf("dps: an operator and observations are required")
@@ -67,6 +76,10 @@ func (s *Sampler) DPS(ctx context.Context, shape batch.Shape, p DPSProblem, opt 
 	if zeta < 0 {
 		return nil, fmt.Errorf("dps: zeta must be > 0, got %v", zeta)
 	}
+	gop, ok := p.Op.(operators.GraphOperator)
+	if !ok || !operators.HasGraph(p.Op) {
+		return s.dpsInjected(ctx, shape, p, zeta, opt)
+	}
 	exec, err := mlctx.NewExec(s.backend, s.model, func(ctx *mlctx.Context, in []*graph.Node) *graph.Node {
 		xt, y := in[0], in[numStepInputs]
 		params := make(map[string]*graph.Node, len(keys))
@@ -74,7 +87,7 @@ func (s *Sampler) DPS(ctx context.Context, shape batch.Shape, p DPSProblem, opt 
 			params[k] = in[numStepInputs+1+i]
 		}
 		prev, x0 := reverseStep(ctx, s.cfg, in)
-		r := graph.Sub(y, p.Op.ApplyGraph(x0, params))
+		r := graph.Sub(y, gop.ApplyGraph(x0, params))
 		norm := graph.Sqrt(graph.AddScalar(graph.ReduceSum(graph.Square(r), 1, 2, 3), dpsNormFloor))
 		grad := graph.Gradient(graph.ReduceAllSum(norm), xt)[0]
 		return graph.Sub(prev, graph.MulScalar(grad, zeta))

@@ -3,17 +3,41 @@
 //
 // One joint step is a flow step (theta frozen) followed by a diffusion step (phi frozen):
 //
-//	L_flow(phi) = E_z [ -log|det dG/dz| + NLL(y | A(G(z;y))) + lambda * L_prior(G(z;y)) ] / D
+//	L_flow(phi) = E_z [ -log|det dG/dz| + NLL(y | A(G(z;y))) + lambda * L_prior(G(z;y))
+//	                    + Σ_k w_k E_k(G(z;y)) ] / D
 //	L_dm(theta) = E_{t,eps} || eps - eps_theta(sqrt(abar_t) x0 + sqrt(1-abar_t) eps, t) ||^2,
 //	              x0 = stopgrad(G(z; y))
 //
-// with D = H*W*C (losses are reported per pixel), the diffusion model working on 2x-1 (the
+// where E_k are the optional extra priors of train.priors (prior.tv, prior.l1, a plugin's;
+// see core/prior) with weights w_k, reported together as extra_prior;
+// D = H*W*C (losses are reported per pixel), the diffusion model working on 2x-1 (the
 // [-1,1] range of DDPM) while images and the likelihood stay in [0,1], L_prior the likelihood-weighted ELBO term of
 // core/diffusion estimated with one t per sample, and lambda ramped from 0 to its value over
 // prior_warmup steps because an untrained diffusion model is no prior at all. The flow models
 // the residual from a base image b(y) (y itself for denoising and masks, A^T y when the
 // observation has another shape): x = b(y) + G(z; y), which leaves the log-determinant
 // unchanged and starts training near the observation.
+//
+// # Gradient injection
+//
+// The data term is differentiated inside the step graph when the operator and the noise model
+// both have in-graph forms (operators.GraphOperator with operators.HasGraph, and
+// operators.GraphNoise): the fast path. Any other combination (an operator or noise model
+// served by a plugin, or hidden by operators.Opaque), and every extra prior, enters by
+// gradient injection (DESIGN.md). For such a term h(x), with x = b + G(z; y),
+//
+//	dh/dphi = (dx/dphi)^T g,   g = grad_x h(x),
+//
+// so the host evaluates h and g at the step's own samples, which a forward-only graph draws
+// from the step's z before the step runs, and the step graph adds
+//
+//	h  +  s - stopgrad(s),   s = sum(stopgrad(g) * x),
+//
+// which has the value h and the gradient (dx/dphi)^T g in the flow's weights. For the data
+// term, h = Σ_n NLL(y_n | A(x_n)) / (N D) and g = J_A(x)^T grad_{A(x)} NLL / (N D), that is
+// op.VJP(x, noise.NLLGrad(y, op.Apply(x))); for prior k, h = w_k Σ_n E_k(x_n) / (N D) and g
+// its scaled Energy gradient. The cost is one extra forward pass of the flow per step and the
+// host calls. The in-graph and injected paths agree to float32 rounding (inject_test.go).
 //
 // After the joint phase an optional model reset follows (DESIGN.md): the flow is
 // re-initialized and trained with the prior frozen, then the diffusion model is re-initialized
@@ -43,6 +67,9 @@ type Config struct {
 	TSampling   string  `yaml:"t_sampling" default:"importance" check:"oneof=importance|uniform" doc:"how the prior's ELBO picks t: importance (p(t) proportional to the ELBO weight, lower variance) or uniform"`
 	Checkpoint  int     `yaml:"checkpoint_every" default:"100" check:">=1" doc:"steps between checkpoints (also written at the end of each phase)"`
 	MaxRollback int     `yaml:"max_rollbacks" default:"5" check:">=0" doc:"non-finite losses tolerated (each rolls back to the last checkpoint and halves the learning rates) before the run fails"`
+	// Priors are extra priors on clean images (see PriorSpec and the package doc); omitted
+	// from resolved pipelines when empty, so that existing runs resolve as before.
+	Priors []PriorSpec `yaml:"priors,omitempty" doc:"extra priors on clean images whose weighted per-pixel energies join the flow loss by gradient injection; with lambda: 0 they stand in for the diffusion prior; default none"`
 
 	Reset     ResetConfig          `yaml:"reset" doc:"model reset after the joint phase (DESIGN.md); zero steps skip it"`
 	Flow      flow.Config          `yaml:"flow" doc:"the conditional normalizing flow"`

@@ -22,14 +22,15 @@ type CurveRow struct {
 	Lambda                                  float64
 	FlowLoss, Entropy, NLL, Prior, FlowGrad float64
 	DMLoss, DMGrad                          float64
+	ExtraPrior                              float64 // Σ_k w_k mean E_k / D of the extra priors (0: none)
 }
 
-var curveHeader = []string{"phase", "step", "lambda", "flow_loss", "entropy", "nll", "prior", "flow_grad_norm", "dm_loss", "dm_grad_norm"}
+var curveHeader = []string{"phase", "step", "lambda", "flow_loss", "entropy", "nll", "prior", "flow_grad_norm", "dm_loss", "dm_grad_norm", "extra_prior"}
 
 func (r CurveRow) record() []string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	return []string{r.Phase, strconv.Itoa(r.Step), f(r.Lambda), f(r.FlowLoss), f(r.Entropy), f(r.NLL), f(r.Prior),
-		f(r.FlowGrad), f(r.DMLoss), f(r.DMGrad)}
+		f(r.FlowGrad), f(r.DMLoss), f(r.DMGrad), f(r.ExtraPrior)}
 }
 
 type curveWriter struct {

@@ -93,7 +93,7 @@ func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, cu
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("training interrupted at %s step %d: %w", phaseNames[st.Phase], st.Step, err)
 		}
-		row, err := t.step(st)
+		row, err := t.step(ctx, st)
 		if errors.Is(err, errNonFinite) {
 			if err := t.rollback(dir, st, err); err != nil {
 				return err
@@ -107,7 +107,7 @@ func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, cu
 		if err := curve.Write(row); err != nil {
 			return err
 		}
-		meter.Update(st.Step, "flow_loss", row.FlowLoss, "nll", row.NLL, "prior", row.Prior, "dm_loss", row.DMLoss)
+		meter.Update(st.Step, "flow_loss", row.FlowLoss, "nll", row.NLL, "prior", row.Prior, "extra_prior", row.ExtraPrior, "dm_loss", row.DMLoss)
 		if st.Step%t.cfg.Checkpoint == 0 || st.Step == n {
 			if err := curve.Flush(); err != nil {
 				return err
@@ -130,6 +130,11 @@ func (t *Trainer) compile() error {
 	if t.dmEx == nil {
 		if t.dmEx, err = t.buildDiffusionStep(); err != nil {
 			return fmt.Errorf("build diffusion step: %w", err)
+		}
+	}
+	if t.genEx == nil && t.needsHost() {
+		if t.genEx, err = t.buildGenerate(); err != nil {
+			return fmt.Errorf("build the forward pass of gradient injection: %w", err)
 		}
 	}
 	return nil
@@ -169,13 +174,13 @@ func (t *Trainer) lambda(st *State) float64 {
 }
 
 // step runs the phase's steps for State's position.
-func (t *Trainer) step(st *State) (CurveRow, error) {
+func (t *Trainer) step(ctx context.Context, st *State) (CurveRow, error) {
 	in := t.draw(st.Phase, st.Step)
 	row := CurveRow{Phase: phaseNames[st.Phase], Step: st.Step + 1}
 	w := t.lrFactor(st.Step, t.phaseLen(st.Phase)) * st.LRScale
 	if st.Phase != PhaseDiffusion {
 		row.Lambda = t.lambda(st)
-		out, err := t.flowStep(in, row.Lambda, t.cfg.FlowLR*w)
+		out, err := t.flowStep(ctx, in, row.Lambda, t.cfg.FlowLR*w)
 		if err != nil {
 			return row, err
 		}
@@ -183,6 +188,9 @@ func (t *Trainer) step(st *State) (CurveRow, error) {
 			return row, err
 		}
 		row.FlowLoss, row.Entropy, row.NLL, row.Prior, row.FlowGrad = out[0], out[1], out[2], out[3], out[4]
+		if len(out) > 5 {
+			row.ExtraPrior = out[5]
+		}
 	}
 	if st.Phase != PhaseFlow {
 		out, err := t.diffusionStep(in, t.cfg.DiffusionLR*w)

@@ -30,10 +30,16 @@ const (
 type Problem struct {
 	Obs    *batch.Batch
 	Params operators.Params
-	Op     operators.Operator // in-graph (GraphOperator); operators.NewCompose() is the identity
-	Noise  operators.NoiseModel
+	// Op is A: any operator; operators.NewCompose() is the identity. One with an in-graph form
+	// (operators.HasGraph) together with a GraphNoise trains on the in-graph path, any other
+	// combination (a plugin's operator or noise model) by gradient injection.
+	Op    operators.Operator
+	Noise operators.NoiseModel
 	// Clean is the shape of the images to reconstruct (x), which may differ from Obs's.
 	Clean batch.Shape
+	// Priors are extra priors added to the flow loss besides those of Config.Priors (a caller
+	// that holds prior.Prior values, such as a test or a plugin host, passes them here).
+	Priors []WeightedPrior
 }
 
 // Trainer holds the models' context and the compiled steps.
@@ -43,10 +49,12 @@ type Trainer struct {
 	ctx     *mlctx.Context
 	sched   *diffusion.Schedule
 	prob    Problem
-	gop     operators.GraphOperator
-	gnoise  operators.GraphNoise
-	base    *batch.Batch // b(y) per observation
-	keys    []string     // sorted parameter keys, the order of the param inputs
+	gop     operators.GraphOperator // nil when inject
+	gnoise  operators.GraphNoise    // nil when inject
+	inject  bool                    // the data term is computed outside the graph (injection)
+	priors  []WeightedPrior         // extra priors, always injected
+	base    *batch.Batch            // b(y) per observation
+	keys    []string                // sorted parameter keys, the order of the param inputs
 	seed    int64
 	log     *slog.Logger
 	flowEx  *mlctx.Exec
@@ -60,16 +68,33 @@ type Trainer struct {
 
 var errStopped = errors.New("stopped by test")
 
-// New prepares a trainer. It checks that the operator and noise model have in-graph forms
-// (training differentiates through them) and computes the base images b(y).
+// New prepares a trainer: it picks the in-graph path when both the operator and the noise
+// model have in-graph forms and gradient injection otherwise, builds the extra priors, and
+// computes the base images b(y).
 func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, seed int64, log *slog.Logger) (*Trainer, error) {
-	gop, ok := prob.Op.(operators.GraphOperator)
-	if !ok || !operators.HasGraph(prob.Op) {
-		return nil, fmt.Errorf("the forward operator has no in-graph form, which training needs")
+	if prob.Op == nil {
+		return nil, fmt.Errorf("training needs a forward operator (operators.NewCompose() for the identity)")
 	}
-	gnoise, ok := prob.Noise.(operators.GraphNoise)
-	if prob.Noise == nil || !ok {
-		return nil, fmt.Errorf("training needs a noise model with an in-graph likelihood as the last corruption item (the data-fidelity term); add e.g. noise.gaussian")
+	if prob.Noise == nil {
+		return nil, fmt.Errorf("training needs a noise model as the last corruption item (the data-fidelity term); add e.g. noise.gaussian")
+	}
+	gop, opOK := prob.Op.(operators.GraphOperator)
+	gnoise, noiseOK := prob.Noise.(operators.GraphNoise)
+	inject := !opOK || !operators.HasGraph(prob.Op) || !noiseOK
+	if inject {
+		gop, gnoise = nil, nil
+		log.Info("the data term is trained by gradient injection (the operator or the noise model has no in-graph form)",
+			"operator", fmt.Sprintf("%T", prob.Op), "noise", fmt.Sprintf("%T", prob.Noise))
+	}
+	priors, err := BuildPriors(cfg.Priors)
+	if err != nil {
+		return nil, err
+	}
+	priors = append(priors, prob.Priors...)
+	for i, p := range priors {
+		if p.Prior == nil || !(p.Weight >= 0) || math.IsInf(p.Weight, 0) {
+			return nil, fmt.Errorf("extra prior %d (%s): needs a prior and a finite weight >= 0, got %v", i, p.Name, p.Weight)
+		}
 	}
 	if err := cfg.Flow.Validate(prob.Clean.H, prob.Clean.W, prob.Clean.C); err != nil {
 		return nil, fmt.Errorf("train.flow: %w", err)
@@ -82,7 +107,8 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 		return nil, fmt.Errorf("train.diffusion: %w", err)
 	}
 	t := &Trainer{cfg: cfg, be: be, ctx: mlctx.New().Checked(false), sched: sched, prob: prob, gop: gop,
-		gnoise: gnoise, keys: prob.Params.Keys(), seed: seed, log: log, imgSize: prob.Clean.ImageSize()}
+		gnoise: gnoise, inject: inject, priors: priors, keys: prob.Params.Keys(), seed: seed, log: log,
+		imgSize: prob.Clean.ImageSize()}
 	// Seed weight initialization too: the same pipeline seed gives the same models.
 	if err := t.ctx.SetRNGStateFromSeed(seed); err != nil {
 		return nil, err
@@ -127,24 +153,54 @@ func (t *Trainer) sample(ctx *mlctx.Context, z, base *graph.Node) (x, logdet *gr
 	return graph.Add(base, g), logdet
 }
 
-// Flow step inputs: z, y, base, eps, tIdx, sqrtAbar, sqrt1mAbar, weight, lambda, lr, params...
-// Outputs: loss, entropy, nll, prior (per pixel, batch means), grad norm.
+// flowFixedInputs is the number of flow-step inputs before the operator's parameters.
+const flowFixedInputs = 10
+
+// Flow step inputs: z, y, base, eps, tIdx, sqrtAbar, sqrt1mAbar, weight, lambda, lr, then the
+// operator's params (in-graph data term only), then, when some term is injected (see
+// hostTerms), the host gradient [N,H,W,C], the host NLL and the extra priors' energy.
+// Outputs: loss, entropy, nll, prior (per pixel, batch means), grad norm, and the extra
+// priors' weighted energy when some term is injected.
 func (t *Trainer) buildFlowStep() (*mlctx.Exec, error) {
 	opt := Adam{Name: "flow", Scope: FlowScope, ClipNorm: t.cfg.Clip}
-	d := float64(t.imgSize)
 	return mlctx.NewExec(t.be, t.ctx, func(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
-		z, y, base, eps, tIdx, sa, s1m, w, lambda, lr := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9]
+		loss, parts := t.flowLoss(ctx, in)
+		norm := opt.Step(ctx, loss, in[9])
+		out := []*graph.Node{loss, parts[0], parts[1], parts[2], norm}
+		return append(out, parts[3:]...)
+	})
+}
+
+// flowLoss builds the flow loss from the flow step's inputs; parts are the entropy, NLL and
+// prior terms, and the extra priors' term when some term is injected.
+func (t *Trainer) flowLoss(ctx *mlctx.Context, in []*graph.Node) (loss *graph.Node, parts []*graph.Node) {
+	d := float64(t.imgSize)
+	z, y, base, eps, tIdx, sa, s1m, w, lambda := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8]
+	if !t.needsHost() { // the in-graph path, as it always was
 		x, logdet := t.sample(ctx, z, base)
-		ax := t.gop.ApplyGraph(x, t.graphParams(in[10:]))
+		ax := t.gop.ApplyGraph(x, t.graphParams(in[flowFixedInputs:]))
 		nll := t.gnoise.NLLGraph(y, ax)
 		prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), eps, tIdx, sa, s1m, w)
 		ent := graph.DivScalar(graph.ReduceAllMean(graph.Neg(logdet)), d)
 		nllM := graph.DivScalar(graph.ReduceAllMean(nll), d)
 		priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
 		loss := graph.Add(graph.Add(ent, nllM), graph.Mul(lambda, priorM))
-		norm := opt.Step(ctx, loss, lr)
-		return []*graph.Node{loss, ent, nllM, priorM, norm}
-	})
+		return loss, []*graph.Node{ent, nllM, priorM}
+	}
+	x, logdet := t.sample(ctx, z, base)
+	host := in[flowFixedInputs+t.numParamInputs():]
+	hostGrad, hostNLL, hostExtra := host[0], host[1], host[2]
+	nllM := hostNLL
+	if !t.inject {
+		ax := t.gop.ApplyGraph(x, t.graphParams(in[flowFixedInputs:]))
+		nllM = graph.DivScalar(graph.ReduceAllMean(t.gnoise.NLLGraph(y, ax)), d)
+	}
+	prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), eps, tIdx, sa, s1m, w)
+	ent := graph.DivScalar(graph.ReduceAllMean(graph.Neg(logdet)), d)
+	priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
+	loss = graph.Add(graph.Add(ent, nllM), graph.Mul(lambda, priorM))
+	loss = graph.Add(graph.Add(loss, hostExtra), injected(x, hostGrad))
+	return loss, []*graph.Node{ent, nllM, priorM, hostExtra}
 }
 
 // Diffusion step inputs: z, base, eps, tIdx, sqrtAbar, sqrt1mAbar, lr. Outputs: loss, grad norm.
@@ -230,11 +286,12 @@ func (t *Trainer) paramTensors(p operators.Params) []any {
 }
 
 // flowStep runs one flow step and returns its outputs as float64.
-func (t *Trainer) flowStep(in stepInputs, lambda, lr float64) ([]float64, error) {
-	args := []any{toTensor(in.z), toTensor(in.y), toTensor(in.base), toTensor(in.eps),
-		tensors.FromValue(in.tIdx), tensors.FromValue(in.sa), tensors.FromValue(in.s1m), tensors.FromValue(in.weight),
-		float32(lambda), float32(lr)}
-	return scalars(t.flowEx.Exec(append(args, t.paramTensors(in.params)...)...))
+func (t *Trainer) flowStep(ctx context.Context, in stepInputs, lambda, lr float64) ([]float64, error) {
+	args, err := t.flowArgs(ctx, in, lambda, lr)
+	if err != nil {
+		return nil, err
+	}
+	return scalars(t.flowEx.Exec(args...))
 }
 
 func (t *Trainer) diffusionStep(in stepInputs, lr float64) ([]float64, error) {

@@ -169,7 +169,7 @@ func finiteTensor(v *tensors.Tensor) error {
 // resumed run drops it (and rows past the checkpoint) instead of failing.
 func TestTornCurveRowDropped(t *testing.T) {
 	p := filepath.Join(t.TempDir(), CurveFile)
-	os.WriteFile(p, []byte(strings.Join(curveHeader, ",")+"\njoint,1,0,1,1,1,1,1,1,1\njoint,2,0,1,1,1,1,1,1,1\njoint,3,0,1,1"), 0o644)
+	os.WriteFile(p, []byte(strings.Join(curveHeader, ",")+"\njoint,1,0,1,1,1,1,1,1,1,0\njoint,2,0,1,1,1,1,1,1,1,0\njoint,3,0,1,1"), 0o644)
 	if err := truncateCurve(p, State{Phase: PhaseJoint, Step: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,15 +6,17 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/prior"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // CheckID builds the part registered as id in reg with its default configuration and runs the
-// checks of its kind (operators: CheckOperator; noise models: CheckNoise) with default Options.
+// checks of its kind (operators: CheckOperator; noise models: CheckNoise; priors: CheckPrior)
+// with default Options.
 // A part whose defaults are incomplete (a required file path, an empty list of operators)
 // gets a skipped "build" check saying what it needs; CheckEntry or CheckSpec run it with a
-// configuration. Kinds without a suite (priors, metrics) get a skipped "kind" check. The error
+// configuration. Kinds without a suite (metrics) get a skipped "kind" check. The error
 // is for an unknown ID only.
 func CheckID(ctx context.Context, id string, reg *registry.Registry) (Report, error) {
 	e, err := reg.Lookup(id)
@@ -54,7 +56,7 @@ func CheckSpec(ctx context.Context, s *registry.Spec, opt Options) Report {
 // for an entry registered as Linear, that the operator declares itself linear.
 func CheckEntry(ctx context.Context, e registry.Entry, cfg any, opt Options) Report {
 	r := Report{Subject: e.ID}
-	if e.Kind != registry.KindOperator && e.Kind != registry.KindNoise {
+	if e.Kind != registry.KindOperator && e.Kind != registry.KindNoise && e.Kind != registry.KindPrior {
 		r.skip("kind", fmt.Sprintf("no conformance suite for a %s", e.Kind))
 		return r
 	}
@@ -84,6 +86,14 @@ func CheckEntry(ctx context.Context, e registry.Entry, cfg any, opt Options) Rep
 		}
 		r.pass("build", fmt.Sprintf("%T", v))
 		sub = CheckNoise(ctx, nm, opt)
+	case registry.KindPrior:
+		p, ok := v.(prior.Prior)
+		if !ok {
+			r.fail("build", "registered as a prior, but %T is not a prior.Prior", v)
+			return r
+		}
+		r.pass("build", fmt.Sprintf("%T", v))
+		sub = CheckPrior(ctx, p, opt)
 	}
 	r.Checks = append(r.Checks, sub.Checks...)
 	return r

@@ -2,7 +2,9 @@
 // core/operators: shapes as announced, determinism given a seed, an exact adjoint (linear
 // operators) or a VJP that passes the Taylor test (nonlinear ones), linearity, noise samples
 // whose mean and variance match the model's moments, an NLL gradient that matches finite
-// differences, and in-graph forms that agree with the plain ones.
+// differences, and in-graph forms that agree with the plain ones; and that a prior keeps the
+// contract of core/prior (one energy per sample, independent of the batch, and a gradient that
+// matches finite differences).
 //
 // The checks are plain functions that return a Report (named checks with pass/fail, the
 // measured value and the tolerance) instead of failing a test, so any implementation can run

@@ -1,0 +1,123 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/prior"
+)
+
+// Tolerances of the prior checks.
+const (
+	// TolPriorGrad bounds |finite difference - <grad,d>| / |<grad,d>| for central differences
+	// of Σ_n E_n with step PriorStep along a random direction d (as TolNLLGrad).
+	TolPriorGrad = 1e-4
+	// PriorStep is the finite-difference step, in intensity units.
+	PriorStep = 1e-4
+	// TolPerSample bounds |E_n(batch) - E(image n alone)| / max(1, |E_n|): a sample's energy
+	// must not depend on the rest of its batch (float32 plugins may sum in another order).
+	TolPerSample = 1e-6
+)
+
+// CheckPrior runs the prior checks on p: shapes (one energy per sample, a gradient shaped like
+// x), finiteness, determinism, per-sample independence, and the gradient against central
+// finite differences of the summed energy along a random direction. Images are drawn uniformly
+// in [0.2, 0.8), the clean-intensity range away from its ends.
+func CheckPrior(ctx context.Context, p prior.Prior, opt Options) Report {
+	opt = opt.withDefaults()
+	r := Report{Subject: fmt.Sprintf("%T", p)}
+	x := randBatch(opt.rng(30), opt.Shape, 0.2, 0.8)
+	e, grad, err := p.Energy(ctx, x)
+	if err != nil {
+		r.fail("shape", "Energy: %v", err)
+		return r
+	}
+	if len(e) != x.N || grad == nil || grad.Shape != x.Shape {
+		gs := "nil"
+		if grad != nil {
+			gs = grad.Shape.String()
+		}
+		r.fail("shape", "Energy gave %d energies and a gradient of %s for x of %s", len(e), gs, x.Shape)
+		return r
+	}
+	r.pass("shape", fmt.Sprintf("%d energies, gradient %s", len(e), grad.Shape))
+	if bad := firstNonFinite(e); bad >= 0 {
+		r.fail("finite", "energy of sample %d is %v", bad, e[bad])
+		return r
+	}
+	if err := grad.CheckFinite(); err != nil {
+		r.fail("finite", "gradient: %v", err)
+		return r
+	}
+	r.pass("finite", "energies and gradient")
+	e2, grad2, err := p.Energy(ctx, x)
+	if err != nil {
+		r.fail("determinism", "Energy: %v", err)
+	} else {
+		diff := countDiff(grad, grad2)
+		for n := range e {
+			if e[n] != e2[n] {
+				diff++
+			}
+		}
+		r.measure("determinism", float64(diff), 0, false, "values differing between two calls on the same batch")
+	}
+	checkPriorPerSample(ctx, &r, p, x, e)
+	checkPriorGrad(ctx, &r, p, opt, x, grad)
+	return r
+}
+
+// checkPriorPerSample compares the energy of the last image alone with its energy in the batch.
+func checkPriorPerSample(ctx context.Context, r *Report, p prior.Prior, x *batch.Batch, e []float64) {
+	last := x.N - 1
+	alone, _, err := p.Energy(ctx, x.Slice(last, x.N).Clone())
+	if err != nil || len(alone) != 1 {
+		r.fail("per sample", "Energy of one image: %d values, %v", len(alone), err)
+		return
+	}
+	r.measure("per sample", math.Abs(alone[0]-e[last])/math.Max(1, math.Abs(e[last])), TolPerSample, false,
+		fmt.Sprintf("|E(image %d in its batch) - E(alone)| / max(1,|E|)", last))
+}
+
+// checkPriorGrad compares the gradient with a central difference of Σ_n E_n along a random
+// direction; the step actually taken is read back from the float32 perturbed values.
+func checkPriorGrad(ctx context.Context, r *Report, p prior.Prior, opt Options, x, grad *batch.Batch) {
+	h := PriorStep
+	d := randBatch(opt.rng(31), x.Shape, -1, 1)
+	plus, minus := x.Clone(), x.Clone()
+	deff := batch.New(x.N, x.H, x.W, x.C)
+	for i, a := range x.Data {
+		plus.Data[i] = float32(float64(a) + h*float64(d.Data[i]))
+		minus.Data[i] = float32(float64(a) - h*float64(d.Data[i]))
+		deff.Data[i] = float32((float64(plus.Data[i]) - float64(minus.Data[i])) / (2 * h))
+	}
+	ep, _, err1 := p.Energy(ctx, plus)
+	em, _, err2 := p.Energy(ctx, minus)
+	if err1 != nil || err2 != nil {
+		r.fail("gradient", "Energy: %v %v", err1, err2)
+		return
+	}
+	fd := 0.0
+	for n := range ep {
+		fd += (ep[n] - em[n]) / (2 * h)
+	}
+	an := dot(grad, deff)
+	den := math.Max(math.Abs(an), 1e-3*norm(grad)*norm(deff))
+	if den == 0 {
+		r.measure("gradient", math.Abs(fd), TolPriorGrad, false, "gradient is zero; finite difference should be too")
+		return
+	}
+	r.measure("gradient", math.Abs(fd-an)/den, TolPriorGrad, false,
+		fmt.Sprintf("|central difference - <grad,d>| / |<grad,d>|, step %g (%.8g vs %.8g)", h, fd, an))
+}
+
+func firstNonFinite(v []float64) int {
+	for i, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return i
+		}
+	}
+	return -1
+}
