@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
@@ -71,14 +72,23 @@ func truncateCurve(path string, st State) error {
 	if err != nil {
 		return fmt.Errorf("training curve %s is damaged: %w", path, err)
 	}
+	// A curve written by an older build has fewer columns, a prefix of curveHeader: its
+	// complete rows are kept with the new columns zero, under the current header.
+	width := len(curveHeader)
+	if len(rows) > 0 && len(rows[0]) < width && slices.Equal(rows[0], curveHeader[:len(rows[0])]) {
+		width = len(rows[0])
+	}
 	keep := rows[:0]
 	for i, r := range rows {
 		if i == 0 {
-			keep = append(keep, r)
+			keep = append(keep, curveHeader)
 			continue
 		}
-		if len(r) != len(curveHeader) {
-			continue
+		if len(r) != width {
+			continue // a torn row of a killed run
+		}
+		for len(r) < len(curveHeader) {
+			r = append(r, "0")
 		}
 		step, _ := strconv.Atoi(r[1])
 		ph := phaseIndex(r[0])

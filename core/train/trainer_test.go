@@ -178,3 +178,19 @@ func TestTornCurveRowDropped(t *testing.T) {
 		t.Errorf("kept %d rows, want 1:\n%s", got, data)
 	}
 }
+
+// TestOldCurveWidened: a losses.csv from a build without the extra_prior column keeps its
+// complete rows on resume, widened with zeros under the current header; a torn row still goes.
+func TestOldCurveWidened(t *testing.T) {
+	p := filepath.Join(t.TempDir(), CurveFile)
+	old := strings.Join(curveHeader[:10], ",") + "\njoint,1,0,1,1,1,1,1,1,1\njoint,2,0,1,1,1,1,1,1,1\njoint,3,0,1"
+	os.WriteFile(p, []byte(old), 0o644)
+	if err := truncateCurve(p, State{Phase: PhaseJoint, Step: 2}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(p)
+	want := strings.Join(curveHeader, ",") + "\njoint,1,0,1,1,1,1,1,1,1,0\njoint,2,0,1,1,1,1,1,1,1,0\n"
+	if string(data) != want {
+		t.Errorf("got\n%s\nwant\n%s", data, want)
+	}
+}
