@@ -49,7 +49,9 @@ type Plugin struct {
 func (p *Plugin) Name() string { return p.Manifest.Name }
 
 // Origin is the registry Origin of the plugin's parts.
-func (p *Plugin) Origin() string { return fmt.Sprintf("plugin %s %s (%s)", p.Name(), p.Manifest.Version, p.Dir) }
+func (p *Plugin) Origin() string {
+	return fmt.Sprintf("plugin %s %s (%s)", p.Name(), p.Manifest.Version, p.Dir)
+}
 
 // Stderr returns the plugin's last stderr lines.
 func (p *Plugin) Stderr() []string { return p.stderr.Lines() }
@@ -87,6 +89,7 @@ func (p *Plugin) Start(ctx context.Context) (*protocol.Client, error) {
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Stderr:           p.stderr,
+		SyncStderr:       p.stderr, // what a plugin writes to go-plugin's forwarded os.Stderr
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "plugin." + p.Name(), Level: hclog.Off}),
 		GRPCDialOptions:  protocol.DialOptions(),
 		StartTimeout:     p.opts.startTimeout(),

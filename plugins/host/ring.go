@@ -40,8 +40,12 @@ func (r *ring) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// add keeps line, unless it is go-plugin's own debug or trace logging.
 func (r *ring) add(line string) {
 	line = strings.TrimRight(line, "\r")
+	if strings.HasPrefix(line, `{"@level":"debug"`) || strings.HasPrefix(line, `{"@level":"trace"`) {
+		return
+	}
 	if len(line) > 1024 {
 		line = line[:1024] + "..."
 	}

@@ -168,7 +168,6 @@ func (g *grpcServer) Sample(ctx context.Context, r *pb.NoiseSampleRequest) (*pb.
 	return &pb.NoiseSampleResponse{Y: tensorToProto(y)}, nil
 }
 
-
 func (g *grpcServer) NLL(ctx context.Context, r *pb.NLLRequest) (*pb.NLLResponse, error) {
 	y, err1 := tensorFromProto(r.Y, "y")
 	ax, err2 := tensorFromProto(r.Ax, "ax")

@@ -15,12 +15,15 @@
 // so a plugin's rules hold whoever calls it. Config fields must be of the types the protocol
 // documents (float64, int, string, bool and slices of those); a nested struct is an error at
 // start-up. A panic in a part is recovered at the RPC boundary and reported as an error; the
-// process keeps serving.
+// process keeps serving. What a part writes to os.Stderr reaches the host, which quotes the
+// last lines in its error messages when a call fails; stdout belongs to the protocol.
 package sdk
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -48,8 +51,22 @@ func Serve(p Plugin) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  protocol.Handshake,
 		VersionedPlugins: protocol.VersionedPlugins(srv),
-		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, protocol.ServerOptions()...)...)
-		},
+		GRPCServer:       GRPCServer,
 	})
+}
+
+// GRPCServer is go-plugin's ServeConfig.GRPCServer for FlowDiff plugins: the protocol's
+// message limits and panic recovery, and os.Stderr given back to the process's real stderr.
+// (go-plugin redirects os.Stderr into a pipe that it forwards over a gRPC stream; a line
+// written just before a crash would be lost there, while the host reads the real stderr
+// directly and quotes its last lines in errors.) Use it when calling plugin.Serve directly.
+func GRPCServer(opts []grpc.ServerOption) *grpc.Server {
+	realStderr := os.Stderr // still the real one: go-plugin swaps it after building the server
+	var once sync.Once
+	restore := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		once.Do(func() { os.Stderr = realStderr })
+		return h(ctx, req)
+	}
+	opts = append(opts, protocol.ServerOptions()...)
+	return grpc.NewServer(append(opts, grpc.ChainUnaryInterceptor(restore))...)
 }

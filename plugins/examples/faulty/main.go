@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
@@ -40,7 +39,7 @@ type Config struct {
 // Op is faulty.op.
 type Op struct{ mode string }
 
-func (o *Op) OutShape(in batch.Shape) (batch.Shape, error)                    { return in, nil }
+func (o *Op) OutShape(in batch.Shape) (batch.Shape, error)                   { return in, nil }
 func (o *Op) SampleParams(*rand.Rand, batch.Shape) (operators.Params, error) { return nil, nil }
 func (o *Op) IsLinear() bool                                                 { return true }
 
@@ -99,8 +98,6 @@ func main() {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  protocol.Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{*proto: {protocol.PluginName: &protocol.GRPCPlugin{Impl: srv}}},
-		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(opts, protocol.ServerOptions()...)...)
-		},
+		GRPCServer:       sdk.GRPCServer,
 	})
 }
