@@ -136,7 +136,8 @@ func (h *Host) LoadDir(dir string) error {
 			return fmt.Errorf("plugins folder %s: %w", dir, err)
 		}
 		for _, e := range entries {
-			if _, err := os.Stat(filepath.Join(abs, e.Name(), ManifestFile)); e.IsDir() && err == nil {
+			// os.Stat follows symbolic links, so a plugins folder may link to plugin folders.
+			if _, err := os.Stat(filepath.Join(abs, e.Name(), ManifestFile)); err == nil {
 				folders = append(folders, filepath.Join(abs, e.Name()))
 			}
 		}
@@ -218,6 +219,20 @@ func (h *Host) Close() {
 	for _, p := range h.Plugins() {
 		p.Stop()
 	}
+}
+
+// Reset stops every process, removes the plugins' parts from the registry and forgets the
+// loaded folders, as if the program had just started (the CLI calls it when a command ends).
+func (h *Host) Reset() {
+	h.Close()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range h.plugins {
+		for _, part := range p.Manifest.Provides {
+			h.Reg.Remove(part.ID)
+		}
+	}
+	h.dirs, h.plugins, h.broken = map[string]bool{}, map[string]*Plugin{}, nil
 }
 
 // Cleanup kills every plugin process of this program (go-plugin's CleanupClients); the CLI
