@@ -67,7 +67,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			}
 			return loadPlugins(c)
 		},
-		After: stopPlugins,
+		After:        stopPlugins,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		Commands: []*cli.Command{
 			runCommand(),

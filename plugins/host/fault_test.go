@@ -11,8 +11,8 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
-	"github.com/flowdiff/flowdiff-go/plugins/host"
 	"github.com/flowdiff/flowdiff-go/internal/plugintest"
+	"github.com/flowdiff/flowdiff-go/plugins/host"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 

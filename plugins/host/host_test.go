@@ -11,8 +11,8 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/schema"
-	"github.com/flowdiff/flowdiff-go/plugins/host"
 	"github.com/flowdiff/flowdiff-go/internal/plugintest"
+	"github.com/flowdiff/flowdiff-go/plugins/host"
 	"github.com/flowdiff/flowdiff-go/registry"
 	"github.com/flowdiff/flowdiff-go/registry/conformance"
 )
