@@ -40,6 +40,12 @@ func TestPluginsCheckCLI(t *testing.T) {
 	if code, _, errOut := runCLI(t, append(args, "plugins", "check", "nosuch")...); code != exitUsage {
 		t.Errorf("check of an unknown plugin: code %d %s", code, errOut)
 	}
+	// $FLOWDIFF_PLUGINS names folders too.
+	t.Setenv("FLOWDIFF_PLUGINS", dirs[0]+string(os.PathListSeparator)+dirs[1])
+	code, out, _ = runCLI(t, "plugins", "list")
+	if code != exitOK || !strings.Contains(out, "micro") || !strings.Contains(out, "cryoem") || strings.Contains(out, "pyexample") {
+		t.Errorf("plugins list with $FLOWDIFF_PLUGINS: code %d\n%s", code, out)
+	}
 }
 
 // TestPipelinePluginsDir corrupts MNIST with the cryo-EM CTF (a per-particle defocus) and the

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { os.Exit(plugintest.Main(m)) }
 var ctx = context.Background()
 
 // load returns a fresh registry and host with the plugin folders loaded.
-func load(t *testing.T, opts host.Options, dirs ...string) (*registry.Registry, *host.Host) {
+func load(t testing.TB, opts host.Options, dirs ...string) (*registry.Registry, *host.Host) {
 	t.Helper()
 	reg := registry.New()
 	h := host.New(reg, opts)
@@ -74,7 +74,7 @@ func TestRegistryEntries(t *testing.T) {
 }
 
 // buildFrom decodes "op: ID\nkey: value" against a registry's entry like a pipeline does.
-func buildFrom(t *testing.T, reg *registry.Registry, y string) (any, error) {
+func buildFrom(t testing.TB, reg *registry.Registry, y string) (any, error) {
 	t.Helper()
 	var node yaml.Node
 	if err := yaml.Unmarshal([]byte(y), &node); err != nil {
