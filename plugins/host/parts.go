@@ -27,13 +27,16 @@ func entry(p *Plugin, part Part) (registry.Entry, error) {
 			return e, fmt.Errorf("%s: %w", part.ID, err)
 		}
 		typ = t
-		e.Config = func() any { return reflect.New(typ).Interface() }
+		e.Config = func() any { return newConfig(typ) }
 	}
 	e.New = func(cfg any) (any, error) {
 		return p.Build(context.Background(), part, cfg)
 	}
 	return e, nil
 }
+
+// newConfig returns a pointer to a new config of type typ.
+func newConfig(typ reflect.Type) any { return reflect.New(typ).Interface() }
 
 // Build configures part with cfg (a config from the part's registry entry, or nil for its
 // defaults) in the plugin's process and returns the Go value of its kind: *Operator,
