@@ -33,7 +33,7 @@ func TestFaults(t *testing.T) {
 	}{
 		{name: "crash", mode: "crash", want: []string{"plugin faulty", "exited", "simulated segmentation fault"}},
 		{name: "hang", mode: "hang", want: []string{"plugin faulty", "no answer within 1s", "mode hang"}},
-		{name: "shape", mode: "shape", want: []string{"plugin faulty", "invalid answer: shape [2,4,6,1], want [2,4,5,1]"}, reusable: true},
+		{name: "shape", mode: "shape", want: []string{"plugin faulty", "invalid answer: shape [2,4,6,1], want [2,4,5,1]", "(working folder DIR)"}, reusable: true},
 		{name: "nan", mode: "nan", want: []string{"plugin faulty", "invalid answer", "NaN"}, reusable: true},
 		{name: "panic", mode: "panic", want: []string{"plugin faulty", "panicked", "nil map"}, reusable: true},
 		{name: "protocol", mode: "ok", args: []string{"-protocol", "2"}, want: []string{"plugin faulty", "start", "Plugin version: 2"}},
@@ -59,6 +59,7 @@ func TestFaults(t *testing.T) {
 				t.Errorf("error is %T, want a *host.Error naming the plugin", err)
 			}
 			for _, w := range c.want {
+				w = strings.ReplaceAll(w, "DIR", dir) // the plugin runs in its own folder
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}

@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/internal/plugintest"
@@ -102,4 +104,49 @@ func buildFrom(t testing.TB, reg *registry.Registry, y string) (any, error) {
 		}
 	}
 	return e.New(cfg)
+}
+
+// TestPluginMatchesBuiltin compares micro.widefield (Gaussian, σ = 1.5 px, radius 16),
+// through its process, with the built-in blur.gaussian (size 33, σ = 1.5): both sample the
+// Gaussian at the pixel centers, normalize, and convolve with zero padding, so Apply and VJP
+// agree to float32 rounding (tolerance 1e-6 of the largest value).
+func TestPluginMatchesBuiltin(t *testing.T) {
+	reg, _ := load(t, host.Options{}, plugintest.Folder(t, "micro"))
+	v, err := buildFrom(t, reg, "op: micro.widefield\npsf: gaussian\nsigma_px: 1.5\nradius: 16\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plug := v.(operators.Operator)
+	builtin, err := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 33, Sigma: 1.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := batch.New(3, 28, 24, 2)
+	for i := range x.Data {
+		x.Data[i] = float32(math.Sin(0.37*float64(i)) + 0.5)
+	}
+	for _, name := range []string{"Apply", "VJP"} {
+		call := func(op operators.Operator) *batch.Batch {
+			var y *batch.Batch
+			var err error
+			if name == "Apply" {
+				y, err = op.Apply(ctx, x, nil)
+			} else {
+				y, err = op.VJP(ctx, x, x, nil)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return y
+		}
+		a, b := call(plug), call(builtin)
+		worst, scale := 0.0, 0.0
+		for i := range a.Data {
+			worst = math.Max(worst, math.Abs(float64(a.Data[i]-b.Data[i])))
+			scale = math.Max(scale, math.Abs(float64(b.Data[i])))
+		}
+		if worst > 1e-6*scale {
+			t.Errorf("%s: plugin and built-in differ by %g (scale %g)", name, worst, scale)
+		}
+	}
 }

@@ -44,7 +44,8 @@ func (o *Op) SampleParams(*rand.Rand, batch.Shape) (operators.Params, error) { r
 func (o *Op) IsLinear() bool                                                 { return true }
 
 func (o *Op) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (*batch.Batch, error) {
-	fmt.Fprintf(os.Stderr, "faulty: Apply on %s in mode %s\n", x.Shape, o.mode)
+	cwd, _ := os.Getwd()
+	fmt.Fprintf(os.Stderr, "faulty: Apply on %s in mode %s (working folder %s)\n", x.Shape, o.mode, cwd)
 	switch o.mode {
 	case "crash":
 		fmt.Fprintln(os.Stderr, "faulty: simulated segmentation fault, exiting")
