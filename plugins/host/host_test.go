@@ -73,6 +73,12 @@ func TestRegistryEntries(t *testing.T) {
 	if _, ok := v.(*host.Operator); !ok || !operators.IsLinear(v.(operators.Operator)) {
 		t.Errorf("built %T, want a linear *host.Operator", v)
 	}
+	// A cross-field rule only the plugin knows (its schema.Checker) comes back as a clear error.
+	_, err = buildFrom(t, reg, "op: micro.widefield\nsigma_px: 2\n")
+	if err == nil || !strings.Contains(err.Error(), "plugin micro") || !strings.Contains(err.Error(), "sigma_px") ||
+		!strings.Contains(err.Error(), "applies to psf: gaussian only") {
+		t.Errorf("plugin-side validation: %v", err)
+	}
 }
 
 // buildFrom decodes "op: ID\nkey: value" against a registry's entry like a pipeline does.
