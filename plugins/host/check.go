@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"text/tabwriter"
 
@@ -16,7 +17,7 @@ import (
 func (h *Host) Check(ctx context.Context, p *Plugin) []conformance.Report {
 	if _, err := p.Start(ctx); err != nil {
 		r := conformance.Report{Subject: p.Name()}
-		r.Checks = append(r.Checks, conformance.Check{Name: "start", Detail: err.Error()})
+		r.Checks = append(r.Checks, conformance.Check{Name: "start", Value: math.NaN(), Detail: err.Error()})
 		return []conformance.Report{r}
 	}
 	var out []conformance.Report
@@ -24,7 +25,7 @@ func (h *Host) Check(ctx context.Context, p *Plugin) []conformance.Report {
 		r, err := conformance.CheckID(ctx, part.ID, h.Reg)
 		if err != nil {
 			r = conformance.Report{Subject: part.ID}
-			r.Checks = append(r.Checks, conformance.Check{Name: "lookup", Detail: err.Error()})
+			r.Checks = append(r.Checks, conformance.Check{Name: "lookup", Value: math.NaN(), Detail: err.Error()})
 		}
 		out = append(out, r)
 	}

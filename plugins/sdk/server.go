@@ -130,14 +130,17 @@ func (s *server) Configure(_ context.Context, id string, configJSON []byte) (uin
 		}
 		if errs := schema.Decode(node, cfg, ""); len(errs) > 0 {
 			errs.Sort()
-			return 0, protocol.Errorf("%s: %v", id, errs)
+			for _, fe := range errs {
+				fe.Line = 0 // a line of the JSON the host wrote would mislead
+			}
+			return 0, protocol.UserError{Err: errs}
 		}
 	} else if len(configJSON) > 0 && string(configJSON) != "{}" && string(configJSON) != "null" {
 		return 0, protocol.Errorf("%s takes no parameters", id)
 	}
 	v, err := e.New(cfg)
 	if err != nil {
-		return 0, protocol.UserError{Err: fmt.Errorf("%s: %w", id, err)}
+		return 0, protocol.UserError{Err: err}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
