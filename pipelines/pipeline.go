@@ -11,9 +11,11 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/flowdiff/flowdiff-go/core/backend"
 	"github.com/flowdiff/flowdiff-go/core/schema"
+	"github.com/flowdiff/flowdiff-go/plugins/host"
 	"github.com/flowdiff/flowdiff-go/registry"
 	"gopkg.in/yaml.v3"
 )
@@ -28,6 +30,9 @@ type Pipeline struct {
 	Name    string `yaml:"name" default:"pipeline" doc:"run name, used in the default run folder runs/<name>-<time>"`
 	Seed    int64  `yaml:"seed" default:"1" doc:"seed for every random stream (data split, corruption, training, sampling)"`
 	Backend string `yaml:"backend" doc:"GoMLX backend: go (pure Go), xla:cpu or xla:cuda (needs a PJRT plugin); --backend and $GOMLX_BACKEND take part in the choice, see core/backend"`
+	// PluginsDir is made absolute when the pipeline is loaded, so the resolved copy in a run
+	// folder finds the plugins on --resume.
+	PluginsDir string `yaml:"plugins_dir" doc:"folder of out-of-process plugins (one sub-folder with a plugin.yaml each; docs/plugins.md), relative to this file; loaded before the parts are looked up, so corruption and metrics name plugin IDs like built-ins"`
 
 	Data       *DataConfig     `yaml:"data" doc:"where the clean images come from (clean images are used only to make observations and to evaluate)"`
 	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last"`
@@ -84,16 +89,52 @@ func Load(path string) (*Pipeline, error) {
 	return Parse(path, data)
 }
 
-// Parse decodes and validates a pipeline held in memory; name is used in messages.
+// Parse decodes and validates a pipeline held in memory; name is used in messages. A
+// plugins_dir (relative to name's folder) is loaded into the registry first.
 func Parse(name string, data []byte) (*Pipeline, error) {
+	dir, ferr := loadPluginsDir(name, data)
+	if ferr != nil {
+		return nil, &LoadError{File: name, Errs: schema.Errors{ferr}}
+	}
 	p := &Pipeline{}
 	errs := schema.Unmarshal(data, p)
+	if dir != "" {
+		p.PluginsDir = dir
+	}
 	errs = append(errs, p.validateStages()...)
 	if len(errs) > 0 {
 		errs.Sort()
 		return nil, &LoadError{File: name, Errs: errs}
 	}
 	return p, nil
+}
+
+// loadPluginsDir finds a top-level plugins_dir in the YAML and loads that folder's plugins
+// into registry.Default (through host.Default); it returns the folder's absolute path.
+func loadPluginsDir(name string, data []byte) (string, *schema.FieldError) {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return "", nil // the strict decoding reports it
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value != "plugins_dir" || m.Content[i+1].Kind != yaml.ScalarNode || m.Content[i+1].Value == "" {
+			continue
+		}
+		dir := m.Content[i+1].Value
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(filepath.Dir(name), dir)
+		}
+		abs, err := filepath.Abs(dir)
+		if err == nil {
+			err = host.Default.LoadDir(abs)
+		}
+		if err != nil {
+			return "", &schema.FieldError{Path: "plugins_dir", Line: m.Content[i+1].Line, Msg: err.Error()}
+		}
+		return abs, nil
+	}
+	return "", nil
 }
 
 // LoadError is an invalid pipeline: a usage error (exit code 2), not a run failure.

@@ -60,11 +60,14 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			"Exit codes: 0 success, 1 run failure, 2 usage or pipeline error.",
 		Writer:    stdout,
 		ErrWriter: stderr,
-		Flags:     globalFlags(),
+		Flags:     append(globalFlags(), pluginFlags()...),
 		Before: func(c *cli.Context) error {
-			_, err := newLogger(c)
-			return err
+			if _, err := newLogger(c); err != nil {
+				return err
+			}
+			return loadPlugins(c)
 		},
+		After:        stopPlugins,
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return usageError{err} },
 		Commands: []*cli.Command{
 			runCommand(),
@@ -72,6 +75,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			corruptCommand(),
 			opsCommand(),
 			metricsCommand(),
+			pluginsCommand(),
 			versionCommand(),
 		},
 		Action: func(c *cli.Context) error {

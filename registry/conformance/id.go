@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"gopkg.in/yaml.v3"
 
+	"github.com/flowdiff/flowdiff-go/core/metrics"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/prior"
 	"github.com/flowdiff/flowdiff-go/core/schema"
@@ -12,12 +13,11 @@ import (
 )
 
 // CheckID builds the part registered as id in reg with its default configuration and runs the
-// checks of its kind (operators: CheckOperator; noise models: CheckNoise; priors: CheckPrior)
-// with default Options.
+// checks of its kind (operators: CheckOperator; noise models: CheckNoise; priors: CheckPrior;
+// metrics: CheckMetric) with default Options.
 // A part whose defaults are incomplete (a required file path, an empty list of operators)
 // gets a skipped "build" check saying what it needs; CheckEntry or CheckSpec run it with a
-// configuration. Kinds without a suite (metrics) get a skipped "kind" check. The error
-// is for an unknown ID only.
+// configuration. The error is for an unknown ID only.
 func CheckID(ctx context.Context, id string, reg *registry.Registry) (Report, error) {
 	e, err := reg.Lookup(id)
 	if err != nil {
@@ -56,10 +56,6 @@ func CheckSpec(ctx context.Context, s *registry.Spec, opt Options) Report {
 // for an entry registered as Linear, that the operator declares itself linear.
 func CheckEntry(ctx context.Context, e registry.Entry, cfg any, opt Options) Report {
 	r := Report{Subject: e.ID}
-	if e.Kind != registry.KindOperator && e.Kind != registry.KindNoise && e.Kind != registry.KindPrior {
-		r.skip("kind", fmt.Sprintf("no conformance suite for a %s", e.Kind))
-		return r
-	}
 	v, err := e.New(cfg)
 	if err != nil {
 		r.fail("build", "%v", err)
@@ -94,6 +90,17 @@ func CheckEntry(ctx context.Context, e registry.Entry, cfg any, opt Options) Rep
 		}
 		r.pass("build", fmt.Sprintf("%T", v))
 		sub = CheckPrior(ctx, p, opt)
+	case registry.KindMetric:
+		m, ok := v.(metrics.Metric)
+		if !ok {
+			r.fail("build", "registered as a metric, but %T is not a metrics.Metric", v)
+			return r
+		}
+		r.pass("build", fmt.Sprintf("%T", v))
+		sub = CheckMetric(ctx, m, opt)
+	default:
+		r.skip("kind", fmt.Sprintf("no conformance suite for a %s", e.Kind))
+		return r
 	}
 	r.Checks = append(r.Checks, sub.Checks...)
 	return r

@@ -1,0 +1,104 @@
+// Command faulty is a deliberately broken FlowDiff plugin for the host's fault tests and for
+// trying the host's error messages by hand. Its operator faulty.op (y = 2x, linear) misbehaves
+// in Apply as its mode parameter says:
+//
+//	ok     behaves
+//	crash  writes a line to stderr and exits with status 3 in the middle of the call
+//	hang   never answers
+//	shape  answers one pixel too wide
+//	nan    answers NaN in the first pixel
+//	panic  panics (the SDK recovers it into an error; the process serves on)
+//
+// Flags (set as args in the manifest): -protocol N announces protocol version N instead of
+// 1; -exit-at-start exits with status 2 before the handshake.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/plugins/protocol"
+	"github.com/flowdiff/flowdiff-go/plugins/sdk"
+	"github.com/flowdiff/flowdiff-go/registry"
+)
+
+// Config configures faulty.op.
+type Config struct {
+	Mode string `yaml:"mode" default:"ok" check:"oneof=ok|crash|hang|shape|nan|panic" doc:"how Apply misbehaves"`
+}
+
+// Op is faulty.op.
+type Op struct{ mode string }
+
+func (o *Op) OutShape(in batch.Shape) (batch.Shape, error)                   { return in, nil }
+func (o *Op) SampleParams(*rand.Rand, batch.Shape) (operators.Params, error) { return nil, nil }
+func (o *Op) IsLinear() bool                                                 { return true }
+
+func (o *Op) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+	cwd, _ := os.Getwd()
+	fmt.Fprintf(os.Stderr, "faulty: Apply on %s in mode %s (working folder %s)\n", x.Shape, o.mode, cwd)
+	switch o.mode {
+	case "crash":
+		fmt.Fprintln(os.Stderr, "faulty: simulated segmentation fault, exiting")
+		os.Exit(3)
+	case "hang":
+		time.Sleep(time.Hour)
+	case "shape":
+		return batch.New(x.N, x.H, x.W+1, x.C), nil
+	case "nan":
+		y := scale(x)
+		y.Data[0] = float32(math.NaN())
+		return y, nil
+	case "panic":
+		var m map[string]int
+		m["boom"]++ // assignment to entry in nil map
+	}
+	return scale(x), nil
+}
+
+func (o *Op) VJP(_ context.Context, _, v *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+	return scale(v), nil
+}
+
+func scale(x *batch.Batch) *batch.Batch {
+	y := x.Clone()
+	for i := range y.Data {
+		y.Data[i] *= 2
+	}
+	return y
+}
+
+var entry = registry.Entry{
+	ID: "faulty.op", Kind: registry.KindOperator, Linear: true, Summary: "y = 2x, misbehaving as mode says (for fault tests)",
+	Config: func() any { return &Config{} },
+	New:    func(cfg any) (any, error) { return &Op{mode: cfg.(*Config).Mode}, nil },
+}
+
+func main() {
+	proto := flag.Int("protocol", protocol.ProtocolVersion, "protocol version to announce")
+	exitAtStart := flag.Bool("exit-at-start", false, "exit with status 2 before the handshake")
+	flag.Parse()
+	if *exitAtStart {
+		fmt.Fprintln(os.Stderr, "faulty: cannot open my model file, giving up")
+		os.Exit(2)
+	}
+	srv, err := sdk.NewServer(sdk.Plugin{Name: "faulty", Version: "0.0.1", Parts: []registry.Entry{entry}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  protocol.Handshake,
+		VersionedPlugins: map[int]plugin.PluginSet{*proto: {protocol.PluginName: &protocol.GRPCPlugin{Impl: srv}}},
+		GRPCServer:       sdk.GRPCServer,
+	})
+}

@@ -1,0 +1,62 @@
+package sdk
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/flowdiff/flowdiff-go/registry"
+)
+
+type goodConfig struct {
+	Sigma float64  `yaml:"sigma" default:"1" check:">0" doc:"width"`
+	Names []string `yaml:"names"`
+	Skip  int      `yaml:"-"`
+}
+
+type badConfig struct {
+	Inner struct{ A int } `yaml:"inner"`
+}
+
+func TestParamDocs(t *testing.T) {
+	docs, err := ParamDocs(&goodConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 || docs[0].Name != "sigma" || docs[0].Type != "number" || docs[0].Default != "1" ||
+		docs[0].Check != ">0" || docs[1].Type != "strings" {
+		t.Errorf("docs %+v", docs)
+	}
+	if _, err := ParamDocs(&badConfig{}); err == nil || !strings.Contains(err.Error(), "cannot travel") {
+		t.Errorf("nested struct: err %v", err)
+	}
+}
+
+// TestConfigure checks strict decoding and validation of the host's JSON on the plugin side.
+func TestConfigure(t *testing.T) {
+	e := registry.Entry{ID: "t.op", Kind: registry.KindPrior, Config: func() any { return &goodConfig{} },
+		New: func(cfg any) (any, error) { return cfg, nil }}
+	srv, err := NewServer(Plugin{Name: "t", Parts: []registry.Entry{e}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := srv.Configure(ctx, "t.op", []byte(`{"sigma": 2, "names": ["a"]}`)); err != nil {
+		t.Errorf("valid parameters: %v", err)
+	}
+	for js, want := range map[string]string{
+		`{"sigma": -2}`: "sigma",
+		`{"sigm": 2}`:   `did you mean "sigma"`,
+		`{"sigma": `:    "not valid JSON",
+	} {
+		if _, err := srv.Configure(ctx, "t.op", []byte(js)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: err %v, want %q", js, err, want)
+		}
+	}
+	if _, err := srv.Configure(ctx, "t.other", nil); err == nil || !strings.Contains(err.Error(), "provides t.op") {
+		t.Errorf("unknown part: %v", err)
+	}
+	if _, err := NewServer(Plugin{Name: "t", Parts: []registry.Entry{e, e}}); err == nil {
+		t.Error("duplicate part accepted")
+	}
+}
