@@ -37,6 +37,7 @@ type Pipeline struct {
 	Data       *DataConfig     `yaml:"data" doc:"where the clean images come from (clean images are used only to make observations and to evaluate)"`
 	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last"`
 	Train      *TrainConfig    `yaml:"train" doc:"joint training of the conditional flow and the diffusion prior on the training observations (core/train)"`
+	Sample     *SampleConfig   `yaml:"sample" doc:"prior samples and DPS restorations of the test observations with the trained diffusion prior (needs train)"`
 	Evaluate   *EvaluateConfig `yaml:"evaluate" doc:"metrics computed on the test split"`
 	Report     *ReportConfig   `yaml:"report" doc:"the human-readable report written into the run folder"`
 }
@@ -72,6 +73,9 @@ func (p *Pipeline) Check() []schema.Problem {
 		if err := backend.Validate(p.Backend); err != nil {
 			probs = append(probs, schema.Problem{Field: "backend", Msg: err.Error()})
 		}
+	}
+	if p.Sample != nil && p.Train == nil {
+		probs = append(probs, schema.Problem{Field: "sample", Msg: "sampling needs the trained diffusion prior: add a train section"})
 	}
 	if p.Data != nil && p.Data.Source == "folder" && p.Data.Path == "" {
 		probs = append(probs, schema.Problem{Field: "data", Msg: "source: folder needs path: the folder of images"})
@@ -215,6 +219,9 @@ func (p *Pipeline) Only(stageNames ...string) *Pipeline {
 	}
 	if !keep["train"] {
 		q.Train = nil
+	}
+	if !keep["sample"] {
+		q.Sample = nil
 	}
 	if !keep["evaluate"] {
 		q.Evaluate = nil

@@ -61,6 +61,7 @@ var stages = []stage{
 	{name: "corrupt", enabled: func(p *Pipeline) bool { return p.Data != nil && len(p.Corruption) > 0 },
 		run: runCorrupt, restore: restoreCorrupt},
 	{name: "train", enabled: func(p *Pipeline) bool { return p.Train != nil }, run: runTrain, restore: runTrain},
+	{name: "sample", enabled: sampleEnabled, run: runSample, restore: restoreSample},
 	{name: "evaluate", enabled: func(p *Pipeline) bool { return p.Evaluate != nil }, run: runEvaluate},
 	{name: "report", enabled: func(p *Pipeline) bool { return p.Report != nil }, run: runReport},
 }

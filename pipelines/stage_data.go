@@ -24,6 +24,8 @@ type StageData struct {
 	Estimates map[string]*batch.Batch
 	// PosteriorStd is the flow posterior's per-pixel standard deviation on TestObs.
 	PosteriorStd *batch.Batch
+	// Prior holds unconditional samples of the diffusion prior in [0,1] (sample stage).
+	Prior *batch.Batch
 	// Trainer holds the trained models for the stages after train.
 	Trainer *train.Trainer
 }

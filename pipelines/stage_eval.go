@@ -4,21 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"math"
 	"strings"
 
-	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/metrics"
-	"github.com/flowdiff/flowdiff-go/core/report"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // estimateOrder is the order estimates appear in tables.
-var estimateOrder = []string{"input", "posterior_mean", "posterior_sample", "dps"}
+var estimateOrder = []string{"input", "posterior_mean", "posterior_sample", "dps", "prior"}
 
-// runEvaluate scores every estimate of the clean test images with every metric, as
-// "<metric>.<estimate>" (for example psnr.input) in metrics.json.
+// runEvaluate scores every estimate of the clean test images with every per-image metric, as
+// "<metric>.<estimate>" (for example psnr.input) in metrics.json; an estimate of only the first
+// n test images (dps) is scored against those n, and the input is then also scored on them as
+// "<metric>.input_first<n>" so the two compare on the same images. Set metrics (FID, KID)
+// compare each estimate, and the prior samples, as a set with a reference set of clean images
+// ("fid_mnist_classifier.prior"): the clean training images (whose observations, never
+// themselves, trained the models) rather than the test images, because a restoration paired
+// with its own truth biases both distances (KID's cross term then holds the matched pairs that
+// its within-set terms leave out, which drives it below 0). With a flow posterior, its calibration is recorded as
+// calibration.coverage50/90/95 and calibration.mean_z2.
 func runEvaluate(ctx context.Context, r *Run) error {
 	if r.Data.Test == nil {
 		return fmt.Errorf("evaluate needs a data section: there are no clean test images to compare with")
@@ -34,51 +40,131 @@ func runEvaluate(ctx context.Context, r *Run) error {
 	}
 	ref := r.Data.Test.Images
 	for _, s := range specs {
-		m, err := buildMetric(s)
+		v, err := buildMetric(s)
+		short := strings.TrimPrefix(s.ID, "metric.")
 		if errors.Is(err, metrics.ErrUnavailable) {
-			r.metrics.Notes[strings.TrimPrefix(s.ID, "metric.")] = "unavailable: " + err.Error()
+			r.metrics.Notes[short] = "unavailable: " + err.Error()
 			r.Log.Warn("metric unavailable; skipped", "metric", s.ID, "reason", err)
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		short := strings.TrimPrefix(s.ID, "metric.")
-		for _, est := range orderedEstimates(r.Data.Estimates) {
-			img := r.Data.Estimates[est]
-			if img.Shape != ref.Shape {
-				r.Log.Info("estimate not comparable with clean images; skipped", "estimate", est,
-					"shape", img.Shape.String(), "clean", ref.Shape.String())
-				continue
+		switch m := v.(type) {
+		case metrics.Metric:
+			err = r.scoreImages(ctx, short, m, ref)
+		case metrics.SetMetric:
+			err = r.scoreSets(ctx, short, m, r.setReference())
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return r.recordCalibration()
+}
+
+// scoreImages records a per-image metric for every estimate.
+func (r *Run) scoreImages(ctx context.Context, short string, m metrics.Metric, ref *batch.Batch) error {
+	score := func(name string, truth, img *batch.Batch) error {
+		vals, err := m.Compute(ctx, truth, img)
+		if err != nil {
+			return fmt.Errorf("metric.%s on %s: %w", short, name, err)
+		}
+		sum := metrics.Summarize(vals)
+		r.metrics.Set(short+"."+name, sum.Mean, sum.StdErr, sum.N)
+		r.Log.Info("metric", "name", short+"."+name, "mean", sum.Mean, "stderr", sum.StdErr, "n", sum.N)
+		return nil
+	}
+	for _, est := range orderedEstimates(r.Data.Estimates) {
+		img := r.Data.Estimates[est]
+		if img.H != ref.H || img.W != ref.W || img.C != ref.C || img.N > ref.N {
+			r.Log.Info("estimate not comparable with clean images; skipped", "estimate", est,
+				"shape", img.Shape.String(), "clean", ref.Shape.String())
+			continue
+		}
+		if err := score(est, ref.Slice(0, img.N), img); err != nil {
+			return err
+		}
+		if in := r.Data.Estimates["input"]; img.N < ref.N && in != nil && in.Shape == ref.Shape {
+			if err := score(fmt.Sprintf("input_first%d", img.N), ref.Slice(0, img.N), in.Slice(0, img.N)); err != nil {
+				return err
 			}
-			vals, err := m.Compute(ctx, ref, img)
-			if err != nil {
-				return fmt.Errorf("%s on %s: %w", s.ID, est, err)
-			}
-			sum := metrics.Summarize(vals)
-			r.metrics.Set(short+"."+est, sum.Mean, sum.StdErr, sum.N)
-			r.Log.Info("metric", "name", short+"."+est, "mean", sum.Mean, "stderr", sum.StdErr)
 		}
 	}
 	return nil
 }
 
-func buildMetric(s registry.Spec) (metrics.Metric, error) {
+// setReference is the reference set of the set metrics: the clean training images when they
+// have the test images' shape, else the clean test images.
+func (r *Run) setReference() *batch.Batch {
+	if tr := r.Data.Train; tr != nil && tr.Images.ImageSize() == r.Data.Test.Images.ImageSize() {
+		return tr.Images
+	}
+	return r.Data.Test.Images
+}
+
+// scoreSets records a set metric for every estimate and the prior samples, each against the
+// reference set. A set the metric cannot read is noted as unavailable, not scored.
+func (r *Run) scoreSets(ctx context.Context, short string, m metrics.SetMetric, ref *batch.Batch) error {
+	sets := map[string]*batch.Batch{}
+	for name, b := range r.Data.Estimates {
+		sets[name] = b
+	}
+	if r.Data.Prior != nil {
+		sets["prior"] = r.Data.Prior
+	}
+	for _, name := range orderedEstimates(sets) {
+		v, err := m.CompareSets(ctx, ref, sets[name])
+		if errors.Is(err, metrics.ErrUnavailable) {
+			r.metrics.Notes[short+"."+name] = "unavailable: " + err.Error()
+			r.Log.Info("set metric unavailable", "name", short+"."+name, "reason", err)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("metric.%s on %s: %w", short, name, err)
+		}
+		r.metrics.Set(short+"."+name, v, 0, sets[name].N)
+		r.Log.Info("metric", "name", short+"."+name, "value", v, "n", sets[name].N)
+	}
+	return nil
+}
+
+// recordCalibration records how often the truth lies inside the flow posterior's per-pixel
+// Gaussian intervals mean ± z·std (metrics.Calibrate).
+func (r *Run) recordCalibration() error {
+	mean, std := r.Data.Estimates["posterior_mean"], r.Data.PosteriorStd
+	if mean == nil || std == nil || mean.Shape != r.Data.Test.Images.Shape {
+		return nil
+	}
+	c, err := metrics.Calibrate(r.Data.Test.Images, mean, std, nil)
+	if err != nil {
+		return err
+	}
+	for i, p := range c.Levels {
+		r.metrics.Set(fmt.Sprintf("calibration.coverage%d", int(math.Round(100*p))), c.Coverage[i], 0, c.Pixels)
+	}
+	r.metrics.Set("calibration.mean_z2", c.MeanZ2, 0, c.Pixels-c.Degenerate)
+	r.Log.Info("posterior calibration", "levels", c.Levels, "coverage", c.Coverage, "mean_z2", c.MeanZ2)
+	return nil
+}
+
+func buildMetric(s registry.Spec) (any, error) {
 	if s.Entry.New == nil { // a default spec made above, not decoded from YAML
-		return metrics.Build(s.ID)
+		return metrics.Open(s.ID)
 	}
 	v, err := s.Build()
 	if err != nil {
 		return nil, err
 	}
-	m, ok := v.(metrics.Metric)
-	if !ok {
-		return nil, fmt.Errorf("%s: not a metric (%T)", s.ID, v)
+	switch v.(type) {
+	case metrics.Metric, metrics.SetMetric:
+		return v, nil
 	}
-	return m, nil
+	return nil, fmt.Errorf("%s: not a metric (%T)", s.ID, v)
 }
 
-func orderedEstimates(m map[string]*batch.Batch) []string {
+// orderedEstimates lists m's names in estimateOrder, then the others sorted.
+func orderedEstimates[V any](m map[string]V) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, e := range estimateOrder {
@@ -86,7 +172,7 @@ func orderedEstimates(m map[string]*batch.Batch) []string {
 			out, seen[e] = append(out, e), true
 		}
 	}
-	for e := range m {
+	for _, e := range sortedNames(m) {
 		if !seen[e] {
 			out = append(out, e)
 		}
@@ -94,52 +180,12 @@ func orderedEstimates(m map[string]*batch.Batch) []string {
 	return out
 }
 
-// runReport writes report.md and the image grids from what the run produced.
+// runReport writes report.md and report.html (see WriteReport).
 func runReport(ctx context.Context, r *Run) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\nRun folder: `%s` · backend: `%s` · seed: %d\n\n", r.P.Name, r.Dir, r.metrics.Backend, r.P.Seed)
-	if len(r.metrics.Metrics) > 0 {
-		tab := report.TableFromFlat(r.metrics.Metrics, r.metrics.StdErr, estimateOrder)
-		fmt.Fprintf(&b, "## Metrics on the test images\n\nMean ± standard error over %d test images.\n\n%s\n",
-			r.Data.Test.Len(), tab.Markdown())
-	}
-	if r.Data.Test != nil {
-		rows := []report.Row{{Label: "truth", Images: r.Data.Test.Images}}
-		for _, est := range orderedEstimates(r.Data.Estimates) {
-			rows = append(rows, report.Row{Label: est, Images: r.Data.Estimates[est]})
-		}
-		stdNote := ""
-		if sd := r.Data.PosteriorStd; sd != nil {
-			scaled, peak := scaleToPeak(sd)
-			rows = append(rows, report.Row{Label: "posterior_std", Images: scaled})
-			stdNote = fmt.Sprintf(" The posterior_std row is scaled so that white is %.3g.", peak)
-		}
-		n := min(r.P.Report.Grid, r.Data.Test.Len())
-		if err := report.WriteGridPNG(r.Path("grid.png"), rows, n); err != nil {
-			return err
-		}
-		labels := make([]string, len(rows))
-		for i, row := range rows {
-			labels[i] = row.Label
-		}
-		fmt.Fprintf(&b, "## Images\n\nRows, top to bottom: %s; the first %d test images.%s\n\n![grid](grid.png)\n\n",
-			strings.Join(labels, ", "), n, stdNote)
-	}
-	if _, err := os.Stat(r.Path(trainDir, "losses.png")); err == nil {
-		fmt.Fprintf(&b, "## Training\n\nPer-pixel losses by step (`%s/%s` has every value).\n\n![losses](%s/losses.png)\n\n",
-			trainDir, "losses.csv", trainDir)
-	}
-	fmt.Fprintf(&b, "## Time\n\n| stage | seconds |\n|---|---|\n")
-	for _, s := range stageOrder {
-		if t, ok := r.metrics.Timings[s]; ok {
-			fmt.Fprintf(&b, "| %s | %.1f |\n", s, t)
-		}
-	}
-	if err := atomicfile.WriteFile(r.Path("report.md"), []byte(b.String()), 0o644); err != nil {
+	if err := r.writeMetrics(); err != nil { // the report reads metrics.json
 		return err
 	}
-	r.Log.Info("report written", "path", r.Path("report.md"))
-	return ctx.Err()
+	return WriteReport(ctx, r.Dir, r.Log)
 }
 
 // scaleToPeak returns a copy of b divided by its maximum (for display) and that maximum.

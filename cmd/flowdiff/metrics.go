@@ -15,7 +15,9 @@ func metricsCommand() *cli.Command {
 		Name:  "metrics",
 		Usage: "compare two images, or two folders of images paired by file name, with the registered metrics",
 		Description: "Images are read as RGB (a pair that is gray on both sides is scored as one channel), intensities\n" +
-			"in [0,1]. A metric that cannot run (LPIPS without its weights file) is reported as unavailable, never as 0.",
+			"in [0,1]. A metric that cannot run (LPIPS without its weights file, FID/KID on images that are not 28x28 gray)\n" +
+			"is reported as unavailable, never as 0. Set metrics (FID, KID) compare all --ref images with all --img images\n" +
+			"as two sets and give one value.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "ref", Required: true, Usage: "reference image or folder (the clean images)"},
 			&cli.StringFlag{Name: "img", Required: true, Usage: "image or folder to score against --ref"},
@@ -51,6 +53,10 @@ func metricsCommand() *cli.Command {
 				better := map[bool]string{true: "higher", false: "lower"}[m.HigherIsBetter]
 				if m.Summary == nil {
 					fmt.Fprintf(tw, "%s\tunavailable: %s\t\t\t\n", m.ID, m.Unavailable)
+					continue
+				}
+				if m.Set { // one value for the two sets: no standard error
+					fmt.Fprintf(tw, "%s\t%.4f\t(set)\t%d\t%s\n", m.ID, m.Summary.Mean, m.Summary.N, better)
 					continue
 				}
 				fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%d\t%s\n", m.ID, m.Summary.Mean, m.Summary.StdErr, m.Summary.N, better)

@@ -2,6 +2,7 @@ package diffusion
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -162,4 +163,28 @@ func BenchmarkDPSStep(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N*T), "ms/step")
+}
+
+// BenchmarkDPS times whole DPS runs, denoising (A the identity, as for Gaussian noise), batch 16
+// of 28x28x1, default U-Net, T = 1000: 100 guidance steps (strided schedule) and 1000 (DDPM's
+// ancestral chain). Metric: images/s. Figures in docs/sampling.md.
+//
+//	nice -n 15 go test -run XXX -bench DPS$ -benchtime 1x -timeout 30m ./core/diffusion/
+func BenchmarkDPS(b *testing.B) {
+	shape := benchShapes[0]
+	y := randomBatch(rand.New(rand.NewPCG(5, 5)), shape)
+	for _, steps := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("steps%d/%s", steps, shape), func(b *testing.B) {
+			s := benchSampler(b, shape, DefaultSteps)
+			p := DPSProblem{Op: operators.NewCompose(), Y: y, Steps: steps}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := s.DPS(context.Background(), shape, p, SampleOptions{Seed: 1, Clip: [2]float64{-1, 1}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*shape.N)/b.Elapsed().Seconds(), "images/s")
+			b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N*steps), "ms/step")
+		})
+	}
 }

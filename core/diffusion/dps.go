@@ -34,6 +34,16 @@ type DPSProblem struct {
 	Y *batch.Batch
 	// Zeta is the step size zeta > 0 on the gradient of the residual norm; 0 means DefaultDPSZeta.
 	Zeta float64
+	// Weight, when set, weights the residual per observation pixel: the guidance norm becomes
+	// sqrt(Σ_j w_j r_j²), Chung et al.'s ||y - A(x0_hat)||_Λ with Λ = diag(w). They use
+	// Λ_jj ∝ 1/y_j for Poisson noise (their Algorithm 2); nil is the plain norm of Gaussian
+	// noise (Algorithm 1). Shaped like Y.
+	Weight *batch.Batch
+	// Steps, when 0 or the schedule's T, runs DDPM's T ancestral steps (Algorithm 1). A smaller
+	// count visits Schedule.DDIMSteps(Steps) with DDIM's eta = 1 transitions (the DDPM
+	// posterior between the visited steps), one guidance step each: fewer U-Net evaluations,
+	// and each guidance step must then move farther, so the best zeta grows as Steps shrinks.
+	Steps int
 }
 
 // DPS draws shape.N images from the approximate posterior p(x | y) by diffusion posterior
@@ -52,10 +62,10 @@ type DPSProblem struct {
 //
 // An operator without in-graph form enters by gradient injection, two graph executions per
 // step: the first computes x0_hat(x_t); the host computes r_n = A(x0_hat)_n - y_n and
-// g = J_A(x0_hat)ᵀ (r_n / ||r_n||), the gradient of Σ_n ||y_n - A(x0_hat)_n|| in x0_hat (the
-// norm floored as in the graph: sqrt(||r_n||² + 1e-20)); the second runs the step again and
-// takes the gradient of <stopgrad(g), x0_hat> in x_t through the U-Net, which is the same
-// gradient by the chain rule.
+// g = J_A(x0_hat)ᵀ (w ⊙ r_n / ||r_n||_w), the gradient of Σ_n ||y_n - A(x0_hat)_n||_w in x0_hat
+// (the norm floored as in the graph: sqrt(Σ_j w_j r_j² + 1e-20); w = 1 without Weight); the
+// second runs the step again and takes the gradient of <stopgrad(g), x0_hat> in x_t through
+// the U-Net, which is the same gradient by the chain rule.
 func (s *Sampler) DPS(ctx context.Context, shape batch.Shape, p DPSProblem, opt SampleOptions) (*batch.Batch, error) {
 	if p.Op == nil || p.Y == nil {
 		return nil, fmt.Errorf("dps: an operator and observations are required")
@@ -76,19 +86,33 @@ func (s *Sampler) DPS(ctx context.Context, shape batch.Shape, p DPSProblem, opt 
 	if zeta < 0 {
 		return nil, fmt.Errorf("dps: zeta must be > 0, got %v", zeta)
 	}
+	if p.Steps < 0 {
+		return nil, fmt.Errorf("dps: steps must be >= 0 (0: all %d), got %d", s.sched.Steps(), p.Steps)
+	}
+	if p.Weight != nil && p.Weight.Shape != p.Y.Shape {
+		return nil, fmt.Errorf("dps: weights of shape %s for observations of shape %s", p.Weight.Shape, p.Y.Shape)
+	}
+	weighted := p.Weight != nil
 	gop, ok := p.Op.(operators.GraphOperator)
 	if !ok || !operators.HasGraph(p.Op) {
 		return s.dpsInjected(ctx, shape, p, zeta, opt)
 	}
 	exec, err := mlctx.NewExec(s.backend, s.model, func(ctx *mlctx.Context, in []*graph.Node) *graph.Node {
 		xt, y := in[0], in[numStepInputs]
+		off := numStepInputs + 1
+		if weighted {
+			off++
+		}
 		params := make(map[string]*graph.Node, len(keys))
 		for i, k := range keys {
-			params[k] = in[numStepInputs+1+i]
+			params[k] = in[off+i]
 		}
 		prev, x0 := reverseStep(ctx, s.cfg, in)
-		r := graph.Sub(y, gop.ApplyGraph(x0, params))
-		norm := graph.Sqrt(graph.AddScalar(graph.ReduceSum(graph.Square(r), 1, 2, 3), dpsNormFloor))
+		r2 := graph.Square(graph.Sub(y, gop.ApplyGraph(x0, params)))
+		if weighted {
+			r2 = graph.Mul(r2, in[numStepInputs+1])
+		}
+		norm := graph.Sqrt(graph.AddScalar(graph.ReduceSum(r2, 1, 2, 3), dpsNormFloor))
 		grad := graph.Gradient(graph.ReduceAllSum(norm), xt)[0]
 		return graph.Sub(prev, graph.MulScalar(grad, zeta))
 	})
@@ -98,6 +122,9 @@ func (s *Sampler) DPS(ctx context.Context, shape batch.Shape, p DPSProblem, opt 
 	defer exec.Finalize()
 	step := func(x, z *batch.Batch, c stepCoef, clip [2]float64) (*batch.Batch, error) {
 		args := append(c.args(x, z, clip), p.Y)
+		if weighted {
+			args = append(args, p.Weight)
+		}
 		for _, k := range keys {
 			args = append(args, p.Params[k])
 		}
@@ -107,5 +134,14 @@ func (s *Sampler) DPS(ctx context.Context, shape batch.Shape, p DPSProblem, opt 
 		}
 		return out[0], nil
 	}
-	return s.run(ctx, shape, opt, s.ancestralCoefs(), step)
+	return s.run(ctx, shape, opt, s.dpsCoefs(p), step)
+}
+
+// dpsCoefs returns the step coefficients of DPS: DDPM's T ancestral steps, or DDIM's eta = 1
+// transitions over p.Steps visited steps when 0 < p.Steps < T.
+func (s *Sampler) dpsCoefs(p DPSProblem) []stepCoef {
+	if p.Steps > 0 && p.Steps < s.sched.Steps() {
+		return s.ddimCoefs(p.Steps, 1)
+	}
+	return s.ancestralCoefs()
 }

@@ -50,11 +50,12 @@ func (s *Sampler) dpsInjected(ctx context.Context, shape batch.Shape, p DPSProbl
 		}
 		return out[0], nil
 	}
-	return s.run(ctx, shape, opt, s.ancestralCoefs(), step)
+	return s.run(ctx, shape, opt, s.dpsCoefs(p), step)
 }
 
-// dpsResidualGrad returns the gradient in x0 of Σ_n sqrt(||A(x0)_n - y_n||² + dpsNormFloor):
-// J_A(x0)ᵀ v with v_n = r_n / sqrt(||r_n||² + dpsNormFloor), r = A(x0) - y.
+// dpsResidualGrad returns the gradient in x0 of Σ_n sqrt(Σ_j w_j r_nj² + dpsNormFloor):
+// J_A(x0)ᵀ v with v_n = w ⊙ r_n / sqrt(Σ_j w_j r_nj² + dpsNormFloor), r = A(x0) - y, and
+// w = p.Weight (1 when nil).
 func dpsResidualGrad(ctx context.Context, p DPSProblem, x0 *batch.Batch) (*batch.Batch, error) {
 	ax, err := p.Op.Apply(ctx, x0, p.Params)
 	if err != nil {
@@ -66,14 +67,20 @@ func dpsResidualGrad(ctx context.Context, p DPSProblem, x0 *batch.Batch) (*batch
 	v := batch.New(ax.N, ax.H, ax.W, ax.C)
 	sz := ax.ImageSize()
 	for n := range ax.N {
+		w := func(i int) float64 {
+			if p.Weight == nil {
+				return 1
+			}
+			return float64(p.Weight.Data[i])
+		}
 		var sq float64
 		for i := n * sz; i < (n+1)*sz; i++ {
 			r := float64(ax.Data[i]) - float64(p.Y.Data[i])
-			sq += r * r
+			sq += w(i) * r * r
 		}
 		inv := 1 / math.Sqrt(sq+dpsNormFloor)
 		for i := n * sz; i < (n+1)*sz; i++ {
-			v.Data[i] = float32((float64(ax.Data[i]) - float64(p.Y.Data[i])) * inv)
+			v.Data[i] = float32(w(i) * (float64(ax.Data[i]) - float64(p.Y.Data[i])) * inv)
 		}
 	}
 	g, err := p.Op.VJP(ctx, x0, v, p.Params)

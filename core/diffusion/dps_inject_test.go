@@ -53,10 +53,13 @@ func TestDPSInjectedMatchesGraph(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name string
-		op   operators.Operator
-	}{{"blur.gaussian", blur}, {"mask.random", mask}} {
-		op := c.op
+		name     string
+		op       operators.Operator
+		weighted bool // per-pixel residual weights (DPSProblem.Weight)
+		steps    int  // DPSProblem.Steps (0: all T)
+	}{{"blur.gaussian", blur, false, 0}, {"mask.random", mask, false, 0},
+		{"blur.gaussian weighted, 5 strided steps", blur, true, 5}} {
+		op, c := c.op, c
 		t.Run(c.name, func(t *testing.T) {
 			p, err := op.SampleParams(rng, shape)
 			if err != nil {
@@ -67,7 +70,13 @@ func TestDPSInjectedMatchesGraph(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			prob := DPSProblem{Op: op, Params: p, Y: y, Zeta: 0.5}
+			prob := DPSProblem{Op: op, Params: p, Y: y, Zeta: 0.5, Steps: c.steps}
+			if c.weighted {
+				prob.Weight = randomBatch(rng, y.Shape)
+				for i, v := range prob.Weight.Data {
+					prob.Weight.Data[i] = 0.5 + float32(math.Abs(float64(v)))
+				}
+			}
 			xg, err := s.DPS(context.Background(), shape, prob, opt)
 			if err != nil {
 				t.Fatal(err)

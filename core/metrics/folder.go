@@ -31,6 +31,8 @@ type MetricResult struct {
 	// unavailable.
 	Summary *Summary  `json:"summary,omitempty"`
 	Values  []float64 `json:"values,omitempty"`
+	// Set is true for a set metric (FID, KID): one value for all pairs, Values nil.
+	Set bool `json:"set,omitempty"`
 	// Unavailable says why the metric could not run (for example LPIPS without its weights
 	// file) and how to make it run; empty when it ran.
 	Unavailable string `json:"unavailable,omitempty"`
@@ -63,8 +65,10 @@ func ComparePaths(ctx context.Context, ref, img string, ids []string) (Result, e
 	res := Result{Pairs: pairs}
 	var ms []Metric
 	var slots []int // index into res.Metrics of each metric in ms
+	var sets []SetMetric
+	var setSlots []int
 	for _, id := range ids {
-		m, err := Build(id)
+		v, err := Open(id)
 		var ue *UnavailableError
 		switch {
 		case errors.As(err, &ue):
@@ -76,11 +80,20 @@ func ComparePaths(ctx context.Context, ref, img string, ids []string) (Result, e
 		case err != nil:
 			return Result{}, err
 		}
+		if sm, ok := v.(SetMetric); ok {
+			setSlots = append(setSlots, len(res.Metrics))
+			sets = append(sets, sm)
+			res.Metrics = append(res.Metrics, MetricResult{ID: id, HigherIsBetter: sm.HigherIsBetter(), Set: true})
+			continue
+		}
+		m := v.(Metric)
 		slots = append(slots, len(res.Metrics))
 		ms = append(ms, m)
 		res.Metrics = append(res.Metrics, MetricResult{ID: id, HigherIsBetter: m.HigherIsBetter(),
 			Values: make([]float64, len(pairs))})
 	}
+	// Set metrics see every pair's two images as two sets.
+	var allRef, allImg []*batch.Batch
 	// Pairs are loaded in order and grouped by image shape; a group is scored when it holds
 	// compareChunk pairs, and every group at the end.
 	type group struct {
@@ -127,6 +140,9 @@ func ComparePaths(ctx context.Context, ref, img string, ids []string) (Result, e
 			groups[a.Shape] = g
 		}
 		g.idx, g.ref, g.img = append(g.idx, i), append(g.ref, a), append(g.img, b)
+		if len(sets) > 0 {
+			allRef, allImg = append(allRef, a), append(allImg, b)
+		}
 		if len(g.idx) == compareChunk {
 			if err := flush(g); err != nil {
 				return Result{}, err
@@ -147,7 +163,46 @@ func ComparePaths(ctx context.Context, ref, img string, ids []string) (Result, e
 		s := Summarize(res.Metrics[k].Values)
 		res.Metrics[k].Summary = &s
 	}
+	if err := scoreSets(ctx, &res, sets, setSlots, allRef, allImg, len(groups)); err != nil {
+		return Result{}, err
+	}
 	return res, nil
+}
+
+// scoreSets fills the results of the set metrics from every reference and every image, as two
+// sets; images of several sizes make them unavailable.
+func scoreSets(ctx context.Context, res *Result, sets []SetMetric, slots []int, ref, img []*batch.Batch, sizes int) error {
+	if len(sets) == 0 {
+		return nil
+	}
+	if sizes != 1 {
+		for _, k := range slots {
+			res.Metrics[k].Unavailable = fmt.Sprintf("set metrics need images of one size, got %d sizes", sizes)
+		}
+		return nil
+	}
+	rb, err := batch.Concat(ref...)
+	if err != nil {
+		return err
+	}
+	ib, err := batch.Concat(img...)
+	if err != nil {
+		return err
+	}
+	for i, m := range sets {
+		mr := &res.Metrics[slots[i]]
+		v, err := m.CompareSets(ctx, rb, ib)
+		var ue *UnavailableError
+		switch {
+		case errors.As(err, &ue):
+			mr.Unavailable = ue.Reason
+		case err != nil:
+			return fmt.Errorf("%s: %w", mr.ID, err)
+		default:
+			mr.Summary = &Summary{Mean: v, N: rb.N}
+		}
+	}
+	return nil
 }
 
 // readPair reads both files of p as RGB, checks their sizes agree and drops to one channel

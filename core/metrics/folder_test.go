@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -59,6 +60,9 @@ func TestComparePathsFolders(t *testing.T) {
 		if _, ok := byID[id]; !ok {
 			t.Errorf("default metrics lack %s: %+v", id, res.Metrics)
 		}
+	}
+	if f := byID["metric.fid_mnist_classifier"]; !f.Set || f.Unavailable == "" || f.Summary != nil {
+		t.Errorf("fid on images of two sizes: %+v, want an unavailable set metric", f)
 	}
 	if l := byID["metric.lpips"]; l.Unavailable == "" || l.Summary != nil || l.Values != nil {
 		t.Errorf("lpips without weights: %+v, want unavailable with a reason and no values", l)
@@ -156,5 +160,37 @@ func TestComparePathsMismatch(t *testing.T) {
 	}
 	if _, err := ComparePaths(ctx, p("ref"), p("tif"), []string{"metric.ssimm"}); err == nil || errors.Is(err, ErrUnavailable) {
 		t.Errorf("unknown metric: err = %v", err)
+	}
+}
+
+// TestComparePathsSetMetrics scores two folders of 28x28 gray images with FID and KID: the
+// folder against itself gives FID 0, against a noisy copy a positive FID, and each is one
+// value for the whole folder.
+func TestComparePathsSetMetrics(t *testing.T) {
+	dir := t.TempDir()
+	ref := smoothPattern(12, 28, 28, 1, 6)
+	names := make([]string, ref.N)
+	for i := range names {
+		names[i] = fmt.Sprintf("%02d.png", i)
+	}
+	writeImages(t, filepath.Join(dir, "ref"), ref, names...)
+	writeImages(t, filepath.Join(dir, "noisy"), clip01(addNoise(ref, 0.3, 7)), names...)
+	ids := []string{"metric.fid_mnist_classifier", "metric.kid_mnist_classifier"}
+	self, err := ComparePaths(context.Background(), filepath.Join(dir, "ref"), filepath.Join(dir, "ref"), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := ComparePaths(context.Background(), filepath.Join(dir, "ref"), filepath.Join(dir, "noisy"), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range self.Metrics {
+		o := other.Metrics[i]
+		if m.Summary == nil || o.Summary == nil || !m.Set || m.Values != nil || m.Summary.N != ref.N {
+			t.Fatalf("%s: %+v / %+v, want one value over %d images", m.ID, m, o, ref.N)
+		}
+		if m.ID == ids[0] && (m.Summary.Mean > 1e-6 || !(o.Summary.Mean > 0.01)) {
+			t.Errorf("fid: self %v, noisy %v; want 0 and positive", m.Summary.Mean, o.Summary.Mean)
+		}
 	}
 }

@@ -1,6 +1,8 @@
-// Package metrics holds the image-quality metrics a pipeline names as `metric.*`. Each metric
+// Package metrics holds the image-quality metrics a pipeline names as `metric.*`. A Metric
 // compares images to references image by image and returns one value per pair; summaries
-// (mean, standard error) are taken by the caller.
+// (mean, standard error) are taken by the caller. A SetMetric (FID, KID on the project's MNIST
+// classifier) compares two sets of images as distributions and returns one value per set.
+// Calibrate measures how well a posterior's per-pixel standard deviations cover the truth.
 //
 // Images are [batch, height, width, channels] float32 with intensities in [0, data_range].
 package metrics
@@ -47,6 +49,9 @@ func Build(id string) (Metric, error) {
 		return nil, fmt.Errorf("%s: %w", id, err)
 	}
 	m, ok := v.(Metric)
+	if _, set := v.(SetMetric); !ok && set {
+		return nil, fmt.Errorf("%s: %w: use Open or BuildSet", id, ErrSetMetric)
+	}
 	if !ok {
 		return nil, fmt.Errorf("%s: registered factory returned %T, not a Metric", id, v)
 	}

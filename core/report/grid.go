@@ -1,5 +1,6 @@
-// Package report turns a run's outputs into what people read: PNG image grids and a Markdown
-// page with the metric tables. Machines read metrics.json instead.
+// Package report turns a run's outputs into what people read: PNG image grids, training-curve
+// plots, and a Page (headings, paragraphs, tables, images) rendered as Markdown and as one
+// self-contained HTML file with the images embedded. Machines read metrics.json instead.
 package report
 
 import (

@@ -1,0 +1,128 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+
+	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/report"
+)
+
+// sampleDir is the sample stage's folder: prior.npy, dps.npy and their PNG grids.
+const sampleDir = "sample"
+
+// SampleConfig is the pipeline's sample section: what the trained diffusion prior generates
+// (its EMA weights, from the train stage's last checkpoint).
+type SampleConfig struct {
+	Batch int               `yaml:"batch" default:"16" check:">=1" doc:"images per sampler call (results do not depend on it: each image has its own noise stream)"`
+	Prior PriorSampleConfig `yaml:"prior" doc:"unconditional samples from the learned prior (for FID/KID and the report)"`
+	DPS   DPSConfig         `yaml:"dps" doc:"diffusion posterior sampling (Chung et al. 2022) of the test observations with the learned prior; evaluated as the estimate dps"`
+}
+
+// PriorSampleConfig sets unconditional generation.
+type PriorSampleConfig struct {
+	N       int    `yaml:"n" default:"16" check:">=0" doc:"prior samples to draw (0: none)"`
+	Sampler string `yaml:"sampler" default:"ddim" check:"oneof=ddim|ancestral" doc:"ddim (deterministic, eta 0, steps steps) or ancestral (DDPM, all T steps)"`
+	Steps   int    `yaml:"steps" default:"50" check:">=1" doc:"DDIM steps, at most T (sampler: ddim)"`
+}
+
+// DPSConfig sets diffusion posterior sampling.
+type DPSConfig struct {
+	Images int     `yaml:"images" default:"16" check:">=0" doc:"the first test observations restored by DPS, one sample each (0: none; more than the test set: all)"`
+	Steps  int     `yaml:"steps" default:"100" check:">=0" doc:"denoising steps with one guidance step each: 0 or T is DDPM's ancestral chain (Algorithm 1), fewer visit a strided schedule with DDPM-posterior (DDIM eta 1) transitions"`
+	Zeta   float64 `yaml:"zeta" default:"2" check:">0" doc:"step size on the gradient of the per-image residual norm ||y - A(x0_hat)|| (Gaussian noise; Poisson-type noise weights the residual by 1/variance, mean weight 1); in model units (images 2x-1); the default is the best of the sweep in docs/sampling.md (MNIST denoising, 100 steps); retune it for other problems and step counts"`
+}
+
+// sampleEnabled: the stage needs trained models.
+func sampleEnabled(p *Pipeline) bool { return p.Sample != nil && p.Train != nil }
+
+// runSample draws prior samples and DPS restorations of the test observations with the
+// diffusion prior's EMA weights, writing sample/prior.npy and sample/dps.npy (and PNG grids).
+// Each batch is kept as soon as it is done, so an interrupted stage resumes where it stopped.
+func runSample(ctx context.Context, r *Run) error {
+	if r.Data.Test == nil || r.Data.TestObs == nil {
+		return errors.New("sample needs the test observations: add data and corruption sections")
+	}
+	be, err := r.Backend(ctx)
+	if err != nil {
+		return err
+	}
+	c := r.P.Sample
+	ps, err := newPriorSampler(be, r.Path(trainDir), r.P.Train.Config, c.Batch, r.Log)
+	if err != nil {
+		return err
+	}
+	dir := r.Path(sampleDir)
+	clean := r.Data.Test.Images.Shape
+	if c.Prior.N > 0 {
+		job := ps.priorJob(dir, c.Prior.N, clean, c.Prior.Sampler, c.Prior.Steps, r.Seed("sample.prior"))
+		x, err := job.run(ctx, c.Batch, r.Log)
+		if err != nil {
+			return err
+		}
+		r.Data.Prior = x
+	}
+	if c.DPS.Images > 0 {
+		ops, noise, err := operators.FromSpecs(r.P.Corruption)
+		if err != nil {
+			return err
+		}
+		job, err := ps.dpsJob(dir, r.Data.TestObs, r.Data.TestParams, operators.NewCompose(ops...), noise, clean,
+			c.DPS.Images, c.DPS.Steps, c.DPS.Zeta, r.Seed("sample.dps"))
+		if err != nil {
+			return err
+		}
+		x, err := job.run(ctx, c.Batch, r.Log)
+		if err != nil {
+			return err
+		}
+		r.Data.addEstimate("dps", x)
+	}
+	return writeSampleGrids(r)
+}
+
+// restoreSample reads a finished stage's images back on --resume.
+func restoreSample(_ context.Context, r *Run) error {
+	c := r.P.Sample
+	if c.Prior.N > 0 {
+		x, err := readBatch(r.Path(sampleDir, "prior.npy"))
+		if err != nil {
+			return err
+		}
+		r.Data.Prior = x
+	}
+	if c.DPS.Images > 0 {
+		x, err := readBatch(r.Path(sampleDir, "dps.npy"))
+		if err != nil {
+			return err
+		}
+		r.Data.addEstimate("dps", x)
+	}
+	return nil
+}
+
+// writeSampleGrids writes sample/prior.png (8 per row) and sample/dps.png (truth, observation,
+// DPS sample).
+func writeSampleGrids(r *Run) error {
+	if p := r.Data.Prior; p != nil {
+		var rows []report.Row
+		for from := 0; from < p.N; from += 8 {
+			rows = append(rows, report.Row{Label: "prior", Images: p.Slice(from, min(p.N, from+8))})
+		}
+		if err := report.WriteGridPNG(r.Path(sampleDir, "prior.png"), rows, 8); err != nil {
+			return err
+		}
+	}
+	if d := r.Data.Estimates["dps"]; d != nil {
+		n := d.N
+		rows := []report.Row{{Label: "truth", Images: r.Data.Test.Images.Slice(0, n)}}
+		if obs := r.Data.TestObs; obs.ImageSize() == d.ImageSize() {
+			rows = append(rows, report.Row{Label: "observation", Images: obs.Slice(0, n)})
+		}
+		rows = append(rows, report.Row{Label: "dps", Images: d})
+		if err := report.WriteGridPNG(r.Path(sampleDir, "dps.png"), rows, min(n, 16)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
