@@ -335,6 +335,11 @@ func (t *Trainer) resetScope(scope, optName string) error {
 	if err := t.ctx.InAbsPath("/optim/" + optName).DeleteVariablesInScope(); err != nil {
 		return err
 	}
+	// The EMA shadows (and their update counter) of a reset model would keep averaging the
+	// old weights into the new model's; deleted, the next update starts them from the new weights.
+	if err := t.ctx.InAbsPath("/" + diffusion.EMAScope + scope).DeleteVariablesInScope(); err != nil {
+		return err
+	}
 	t.flowEx, t.dmEx, t.genEx = nil, nil, nil
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
+	"github.com/flowdiff/flowdiff-go/core/diffusion"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"gopkg.in/yaml.v3"
@@ -192,5 +193,28 @@ func TestOldCurveWidened(t *testing.T) {
 	want := strings.Join(curveHeader, ",") + "\njoint,1,0,1,1,1,1,1,1,1,0\njoint,2,0,1,1,1,1,1,1,1,0\n"
 	if string(data) != want {
 		t.Errorf("got\n%s\nwant\n%s", data, want)
+	}
+}
+
+// TestResetRestartsEMA trains through the model-reset phases: after the diffusion model is
+// re-initialized its EMA restarts from the new weights (the update counter counts only the
+// diffusion-reset steps), instead of averaging the old model in.
+func TestResetRestartsEMA(t *testing.T) {
+	be := goBackend(t)
+	cfg := tinyConfig(t, 3)
+	cfg.Reset = ResetConfig{FlowSteps: 2, DiffusionSteps: 2}
+	tr, err := New(context.Background(), be, cfg, tinyProblem(t), 3, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Run(context.Background(), t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	v := tr.ctx.GetVariableByScopeAndName("/"+diffusion.EMAScope+UNetScope, diffusion.EMACountName)
+	if v == nil {
+		t.Fatal("no EMA counter after training")
+	}
+	if n := v.MustValue().Value().(int64); n != 2 {
+		t.Errorf("EMA updates after the diffusion reset = %d, want 2 (the reset's steps only)", n)
 	}
 }
