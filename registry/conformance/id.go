@@ -14,7 +14,7 @@ import (
 
 // CheckID builds the part registered as id in reg with its default configuration and runs the
 // checks of its kind (operators: CheckOperator; noise models: CheckNoise; priors: CheckPrior;
-// metrics: CheckMetric) with default Options.
+// metrics: CheckMetric, or CheckSetMetric for set metrics) with default Options.
 // A part whose defaults are incomplete (a required file path, an empty list of operators)
 // gets a skipped "build" check saying what it needs; CheckEntry or CheckSpec run it with a
 // configuration. The error is for an unknown ID only.
@@ -91,13 +91,17 @@ func CheckEntry(ctx context.Context, e registry.Entry, cfg any, opt Options) Rep
 		r.pass("build", fmt.Sprintf("%T", v))
 		sub = CheckPrior(ctx, p, opt)
 	case registry.KindMetric:
-		m, ok := v.(metrics.Metric)
-		if !ok {
-			r.fail("build", "registered as a metric, but %T is not a metrics.Metric", v)
+		switch m := v.(type) {
+		case metrics.Metric:
+			r.pass("build", fmt.Sprintf("%T", v))
+			sub = CheckMetric(ctx, m, opt)
+		case metrics.SetMetric:
+			r.pass("build", fmt.Sprintf("%T (set metric)", v))
+			sub = CheckSetMetric(ctx, m, opt)
+		default:
+			r.fail("build", "registered as a metric, but %T is neither a metrics.Metric nor a metrics.SetMetric", v)
 			return r
 		}
-		r.pass("build", fmt.Sprintf("%T", v))
-		sub = CheckMetric(ctx, m, opt)
 	default:
 		r.skip("kind", fmt.Sprintf("no conformance suite for a %s", e.Kind))
 		return r

@@ -9,17 +9,16 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/metrics"
 )
 
-func shapeOf(b *batch.Batch) any {
-	if b == nil {
-		return "nil"
-	}
-	return b.Shape
-}
-
 // CheckMetric runs the metric checks on m: one value per image pair, none NaN, determinism,
 // and that every image scores at least as well against itself as a perturbed copy does
 // (uniform noise of amplitude 0.2), in the direction HigherIsBetter states.
+//
+// The default shape is [3,32,32,1]: metrics read grayscale (or RGB) images, not the operators'
+// two-channel test shape.
 func CheckMetric(ctx context.Context, m metrics.Metric, opt Options) Report {
+	if opt.Shape == (batch.Shape{}) {
+		opt.Shape = batch.Shape{N: 3, H: 32, W: 32, C: 1}
+	}
 	opt = opt.withDefaults()
 	r := Report{Subject: fmt.Sprintf("%T", m)}
 	ref := randBatch(opt.rng(40), opt.Shape, 0.2, 0.8)

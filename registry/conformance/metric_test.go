@@ -3,6 +3,8 @@ package conformance
 import (
 	"testing"
 
+	"github.com/flowdiff/flowdiff-go/core/batch"
+
 	"github.com/flowdiff/flowdiff-go/core/metrics"
 )
 
@@ -23,6 +25,33 @@ func TestCheckMetric(t *testing.T) {
 		r := CheckMetric(ctx, invertedMetric{m}, Options{})
 		if c, _ := r.Find("identity"); !c.Failed() {
 			t.Errorf("%s with the wrong direction passed:\n%s", id, r)
+		}
+	}
+}
+
+// invertedSet is a set metric that claims the wrong direction.
+type invertedSet struct{ metrics.SetMetric }
+
+func (m invertedSet) HigherIsBetter() bool { return !m.SetMetric.HigherIsBetter() }
+
+// TestCheckSetMetric: FID and KID on the MNIST classifier pass the set suite; the same metric
+// claiming the wrong direction fails its identity check; a shape the classifier cannot read is
+// a skip, not a pass.
+func TestCheckSetMetric(t *testing.T) {
+	for _, id := range []string{"metric.fid_mnist_classifier", "metric.kid_mnist_classifier"} {
+		m, err := metrics.BuildSet(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := CheckSetMetric(ctx, m, Options{})
+		Require(t, r)
+		r = CheckSetMetric(ctx, invertedSet{m}, Options{})
+		if c, _ := r.Find("identity"); !c.Failed() {
+			t.Errorf("%s with the wrong direction passed:\n%s", id, r)
+		}
+		r = CheckSetMetric(ctx, m, Options{Shape: batch.Shape{H: 16, W: 16, C: 3}})
+		if c, ok := r.Find("available"); !ok || c.Skip == "" {
+			t.Errorf("%s on 16x16 RGB sets: want a skipped availability check:\n%s", id, r)
 		}
 	}
 }
