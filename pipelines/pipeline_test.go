@@ -4,8 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/flowdiff/flowdiff-go/internal/plugintest"
+	"github.com/flowdiff/flowdiff-go/plugins/host"
 )
 
 func TestDefaultPipelineValid(t *testing.T) {
@@ -18,14 +22,55 @@ func TestDefaultPipelineValid(t *testing.T) {
 	}
 }
 
+func TestMain(m *testing.M) { os.Exit(plugintest.Main(m)) }
+
+// TestExamplePipelinesValid loads every example pipeline. An example with plugins_dir must
+// name the repository's bin/plugins (what `make plugins` builds); the test points it at the
+// example plugins built by internal/plugintest instead, so it needs no `make plugins` first.
 func TestExamplePipelinesValid(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("examples", "*.yaml"))
 	quick, _ := filepath.Glob(filepath.Join("..", "testdata", "*.yaml"))
+	pluginsLine := regexp.MustCompile(`(?m)^plugins_dir: *(.*)$`)
+	var plugins string // built on first use
 	for _, f := range append(files, quick...) {
-		if _, err := Load(f); err != nil {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := pluginsLine.FindSubmatch(data)
+		if m == nil {
+			if _, err := Load(f); err != nil {
+				t.Errorf("%s: %v", f, err)
+			}
+			continue
+		}
+		if got, want := filepath.Clean(filepath.Join(filepath.Dir(f), string(m[1]))), filepath.Join("..", "bin", "plugins"); got != want {
+			t.Errorf("%s: plugins_dir %s is %s from the repository root, want bin/plugins (built by `make plugins`)", f, m[1], got)
+		}
+		if plugins == "" {
+			plugins = examplePlugins(t)
+		}
+		data = pluginsLine.ReplaceAll(data, []byte("plugins_dir: "+plugins))
+		if _, err := Parse(f, data); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+}
+
+// examplePlugins returns a plugins folder holding the Go example plugins, loaded into
+// host.Default for the rest of the test (and unloaded after it).
+func examplePlugins(t *testing.T) string {
+	dir := filepath.Join(t.TempDir(), "plugins")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"micro", "cryoem"} {
+		if err := os.Symlink(plugintest.Folder(t, name), filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(host.Default.Reset)
+	return dir
 }
 
 func TestThreeMistakesLocated(t *testing.T) {

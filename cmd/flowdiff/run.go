@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/flowdiff/flowdiff-go/pipelines"
+	"github.com/flowdiff/flowdiff-go/plugins/host"
 	"github.com/urfave/cli/v2"
 )
 
@@ -47,6 +49,12 @@ func runCommand() *cli.Command {
 			dir, err := pipelines.Execute(c.Context, p, opts)
 			if err != nil {
 				if dir != "" {
+					var pe *host.Error
+					if errors.As(err, &pe) {
+						// A dead plugin stays failed within one run; --resume is a new process.
+						return fmt.Errorf("%w\n(finished stages and training checkpoints are kept in %s; once plugin %s works again (fixed and re-sealed, or simply killed from outside), "+
+							"continue with `flowdiff run --resume %s`: it starts a fresh plugin process)", err, dir, pe.Plugin, dir)
+					}
 					return fmt.Errorf("%w\n(finished stages are kept in %s; after fixing the cause continue with `flowdiff run --resume %s`)", err, dir, dir)
 				}
 				return err

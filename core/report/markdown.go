@@ -15,15 +15,18 @@ type Table struct {
 }
 
 // TableFromFlat builds a table from flat names "<metric>.<estimate>" such as "psnr.input".
-// Rows keep the order of preferredRows first, then the rest sorted.
+// The estimate is what follows the last dot, so a namespaced plugin metric such as
+// "pyexample.mae.input" is the column "pyexample.mae". Rows keep the order of preferredRows
+// first, then the rest sorted.
 func TableFromFlat(mean, stderr map[string]float64, preferredRows []string) Table {
 	t := Table{Mean: map[[2]string]float64{}, Err: map[[2]string]float64{}}
 	rows, cols := map[string]bool{}, map[string]bool{}
 	for name, v := range mean {
-		metric, est, ok := strings.Cut(name, ".")
-		if !ok {
+		i := strings.LastIndexByte(name, '.')
+		if i < 0 {
 			continue
 		}
+		metric, est := name[:i], name[i+1:]
 		rows[est], cols[metric] = true, true
 		t.Mean[[2]string{est, metric}] = v
 		t.Err[[2]string{est, metric}] = stderr[name]

@@ -44,10 +44,11 @@ func TestGridPlacesTiles(t *testing.T) {
 }
 
 func TestTableFromFlat(t *testing.T) {
-	tab := TableFromFlat(map[string]float64{"psnr.input": 13.5, "psnr.posterior_mean": 20.7, "ssim.input": 0.2},
+	// A plugin metric's ID is namespaced: its column is everything before the estimate.
+	tab := TableFromFlat(map[string]float64{"psnr.input": 13.5, "psnr.posterior_mean": 20.7, "ssim.input": 0.2, "pyexample.mae.input": 0.05},
 		map[string]float64{"psnr.input": 0.1}, []string{"input", "posterior_mean"})
 	md := tab.Markdown()
-	for _, want := range []string{"| estimate | psnr | ssim |", "| input | 13.5 ± 0.1 | 0.2 ± 0 |", "| posterior_mean | 20.7 ± 0 | – |"} {
+	for _, want := range []string{"| estimate | psnr | pyexample.mae | ssim |", "| input | 13.5 ± 0.1 | 0.05 ± 0 | 0.2 ± 0 |", "| posterior_mean | 20.7 ± 0 | – | – |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -16,7 +16,10 @@
 // documents (float64, int, string, bool and slices of those); a nested struct is an error at
 // start-up. A panic in a part is recovered at the RPC boundary and reported as an error; the
 // process keeps serving. What a part writes to os.Stderr reaches the host, which quotes the
-// last lines in its error messages when a call fails; stdout belongs to the protocol.
+// last lines in its error messages when a call fails; stdout belongs to the protocol. When
+// started by a host, Serve first writes one line to stderr, "plugin NAME VERSION: serving N
+// part(s), pid PID, working folder DIR", so an error about a process that died without a word
+// still says which process it was.
 package sdk
 
 import (
@@ -47,6 +50,11 @@ func Serve(p Plugin) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "plugin %s: %v\n", p.Name, err)
 		os.Exit(1)
+	}
+	if os.Getenv(protocol.Handshake.MagicCookieKey) == protocol.Handshake.MagicCookieValue {
+		wd, _ := os.Getwd()
+		fmt.Fprintf(os.Stderr, "plugin %s %s: serving %d part(s), pid %d, working folder %s\n",
+			p.Name, p.Version, len(p.Parts), os.Getpid(), wd)
 	}
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  protocol.Handshake,

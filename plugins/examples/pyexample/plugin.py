@@ -253,6 +253,9 @@ def main():
     server.add_generic_rpc_handlers((health, controller))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
+    # Like the Go SDK: one line on stderr, which the host quotes if this process dies later.
+    print("plugin pyexample 1.0.0: serving %d part(s), pid %d, working folder %s" % (len(PARTS), os.getpid(), os.getcwd()),
+          file=sys.stderr, flush=True)
     print("1|%d|tcp|127.0.0.1:%d|grpc" % (PROTOCOL_VERSION, port), flush=True)
     done.wait()
     server.stop(grace=1).wait()
