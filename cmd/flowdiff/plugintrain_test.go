@@ -52,8 +52,9 @@ func pluginPipeline(t *testing.T, plugins []string, body string, steps int) stri
 }
 
 // TestTrainWithPluginOperators trains through `flowdiff run` with the microscopy and the
-// cryo-EM example operators out of process (gradient injection, docs/training.md): the run
-// must finish with metrics.json, and every loss of every step must be finite.
+// cryo-EM example operators out of process (gradient injection, docs/training.md), then
+// restores 4 test observations by DPS through the same plugin operator: the run must finish
+// with metrics.json (psnr.dps included), and every loss of every step must be finite.
 func TestTrainWithPluginOperators(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains twice for a few seconds")
@@ -84,7 +85,9 @@ evaluate: {metrics: [metric.psnr]}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			const steps = 12
-			p := pluginPipeline(t, c.plugins, c.body, steps)
+			// DPS through the plugin operator too (gradient injection of the residual norm).
+			dps := "sample: {prior: {n: 0}, dps: {images: 4, steps: 5, zeta: 1}}\n"
+			p := pluginPipeline(t, c.plugins, c.body+dps, steps)
 			out := filepath.Join(t.TempDir(), "run")
 			code, _, errOut := runCLI(t, "run", p, "--out", out)
 			if code != exitOK {
@@ -94,7 +97,7 @@ evaluate: {metrics: [metric.psnr]}
 				t.Errorf("run.log does not say the data term was trained by gradient injection through the plugin")
 			}
 			m := readMetrics(t, out)
-			for _, k := range []string{"psnr.input", "psnr.posterior_mean"} {
+			for _, k := range []string{"psnr.input", "psnr.posterior_mean", "psnr.dps"} {
 				if v, ok := m.Metrics[k]; !ok || math.IsNaN(v) || math.IsInf(v, 0) {
 					t.Errorf("metrics.json: %s = %v (present %v)", k, v, ok)
 				}
