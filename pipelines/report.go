@@ -33,7 +33,8 @@ var estimateLabels = map[string]string{
 // tableMetrics are the metric columns of the main table, in order; others follow sorted.
 var tableMetrics = []string{"psnr", "ssim", "lpips", "fid_mnist_classifier", "kid_mnist_classifier"}
 
-// lowerIsBetter marks metric columns where lower values are better.
+// lowerIsBetter marks the built-in metric columns where lower values are better, for
+// metrics.json files written before they recorded each metric's direction.
 var lowerIsBetter = map[string]bool{"lpips": true, "fid_mnist_classifier": true, "kid_mnist_classifier": true}
 
 // WriteReport writes report.md and report.html into the run folder dir from what the run left
@@ -104,7 +105,9 @@ func WriteReport(ctx context.Context, dir string, log *slog.Logger) error {
 func metricsSection(page *report.Page, m *MetricsFile) {
 	rows, cols := map[string]bool{}, map[string]bool{}
 	for name := range m.Metrics {
-		metric, est, ok := strings.Cut(name, ".")
+		// Estimates have no dots; metric names may (a plugin's "pyexample.mae").
+		i := strings.LastIndex(name, ".")
+		metric, est, ok := name[:max(i, 0)], name[i+1:], i > 0
 		if !ok || metric == "calibration" {
 			continue
 		}
@@ -124,7 +127,7 @@ func metricsSection(page *report.Page, m *MetricsFile) {
 	header := []string{"estimate"}
 	for _, c := range colOrder {
 		arrow := "↑"
-		if lowerIsBetter[c] {
+		if hib, ok := m.HigherIsBetter[c]; (ok && !hib) || (!ok && lowerIsBetter[c]) {
 			arrow = "↓"
 		}
 		header = append(header, c+" "+arrow)

@@ -52,8 +52,10 @@ func runEvaluate(ctx context.Context, r *Run) error {
 		}
 		switch m := v.(type) {
 		case metrics.Metric:
+			r.metrics.HigherIsBetter[short] = m.HigherIsBetter()
 			err = r.scoreImages(ctx, short, m, ref)
 		case metrics.SetMetric:
+			r.metrics.HigherIsBetter[short] = m.HigherIsBetter()
 			err = r.scoreSets(ctx, short, m, r.setReference())
 		}
 		if err != nil {

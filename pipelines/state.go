@@ -69,12 +69,15 @@ type MetricsFile struct {
 	TotalSeconds float64            `json:"total_s"`
 	// Notes explain values that JSON cannot hold (an infinite PSNR of identical images).
 	Notes map[string]string `json:"notes,omitempty"`
+	// HigherIsBetter gives each metric's direction, by the metric part of the figures' names
+	// ("psnr", "pyexample.mae"), as the metric states it (plugins included).
+	HigherIsBetter map[string]bool `json:"higher_is_better,omitempty"`
 }
 
 func loadMetrics(path string, p *Pipeline, backendConfig string) (*MetricsFile, error) {
 	m := &MetricsFile{path: path, Pipeline: p.Name, Backend: backendConfig,
 		Metrics: map[string]float64{}, StdErr: map[string]float64{}, Count: map[string]int{},
-		Timings: map[string]float64{}, Notes: map[string]string{}}
+		Timings: map[string]float64{}, Notes: map[string]string{}, HigherIsBetter: map[string]bool{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return m, nil

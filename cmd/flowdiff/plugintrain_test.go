@@ -150,8 +150,9 @@ evaluate: {metrics: [metric.psnr, pyexample.mae]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(report), "| estimate | psnr | pyexample.mae |") {
-		t.Errorf("report.md's metric table lacks the plugin metric's column:\n%s", report)
+	// The plugin's MAE states lower is better, and the report's column says so.
+	if !strings.Contains(string(report), "| estimate | psnr ↑ | pyexample.mae ↓ |") {
+		t.Errorf("report.md's metric table lacks the plugin metric's column (with its direction):\n%s", report)
 	}
 	rows := finiteCurve(t, out)
 	if rows["joint"] != steps || rows["extra_prior>0"] != steps {
