@@ -244,3 +244,45 @@ func TestInjectedTrainingMatchesGraph(t *testing.T) {
 	}
 	t.Logf("4 steps: worst relative difference of any loss %.2g (tol %g)", worst, tolInjectCurve)
 }
+
+// TestPluginGradientMatchesBuiltin is the plugin case of TestInjectedGradientMatchesGraph: the
+// flow loss's gradient in the flow's weights through micro.widefield (psf: gaussian, sigma 1 px,
+// radius 2), served out of process by plugins/examples/micro, equals the gradient through the
+// built-in blur.gaussian (size 5, sigma 1) inside the step graph, at the same weights and step
+// inputs, within tolInjectGrad (the plugin computes the same truncated, normalized Gaussian in
+// float32; plugins/host TestPluginMatchesBuiltin bounds its Apply and VJP by 1e-6 relative).
+func TestPluginGradientMatchesBuiltin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the micro example plugin")
+	}
+	be := goBackend(t)
+	log := slog.New(slog.DiscardHandler)
+	ctx := context.Background()
+	prob := opProblem(t, gaussianBlur(t))
+	ref, err := New(ctx, be, tinyConfig(t, 3), prob, 5, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ref.Run(ctx, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	plugged := prob
+	plugged.Op = operators.NewCompose(pluginOperator(t, "micro", "op: micro.widefield\npsf: gaussian\nsigma_px: 1\nradius: 2\n"))
+	inj, err := New(ctx, be, tinyConfig(t, 3), plugged, 5, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !inj.inject {
+		t.Fatal("a plugin operator should take the gradient-injection path")
+	}
+	inj.ctx = ref.ctx // the same weights
+	in := ref.draw(PhaseJoint, 99)
+	lossG, gG := flowGradient(t, ref, in)
+	lossP, gP := flowGradient(t, inj, in)
+	dl := math.Abs(lossP-lossG) / math.Abs(lossG)
+	dg := relDiff(gP, gG)
+	t.Logf("loss %.7g (built-in, in graph) vs %.7g (plugin): rel %.2g; gradient over %d weights: rel %.2g", lossG, lossP, dl, len(gG), dg)
+	if dl > tolInjectLoss || !(dg <= tolInjectGrad) || len(gP) != len(gG) {
+		t.Errorf("plugin path differs: loss rel %.3g (tol %g), gradient rel %.3g (tol %g)", dl, tolInjectLoss, dg, tolInjectGrad)
+	}
+}

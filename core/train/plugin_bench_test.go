@@ -118,7 +118,7 @@ func BenchmarkJointStepPlugin(b *testing.B) {
 
 // pluginOperator builds a part of the example plugin name through its process, from YAML
 // "op: ID\nkey: value...", like a pipeline does.
-func pluginOperator(b *testing.B, name, spec string) operators.Operator {
+func pluginOperator(b testing.TB, name, spec string) operators.Operator {
 	b.Helper()
 	reg := registry.New()
 	h := host.New(reg, host.Options{})
