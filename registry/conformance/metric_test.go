@@ -1,11 +1,14 @@
 package conformance
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 
 	"github.com/flowdiff/flowdiff-go/core/metrics"
+	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // invertedMetric is a metric that claims the wrong direction.
@@ -53,5 +56,26 @@ func TestCheckSetMetric(t *testing.T) {
 		if c, ok := r.Find("available"); !ok || c.Skip == "" {
 			t.Errorf("%s on 16x16 RGB sets: want a skipped availability check:\n%s", id, r)
 		}
+	}
+}
+
+// TestCheckIDUnavailable: a part whose build reports metrics.ErrUnavailable (an external file
+// missing) gets a skipped build check naming the reason, not a failure; any other build
+// error still fails.
+func TestCheckIDUnavailable(t *testing.T) {
+	reg := registry.New()
+	reg.Add(registry.Entry{ID: "test.nofile", Kind: registry.KindMetric,
+		New: func(any) (any, error) {
+			return nil, fmt.Errorf("test.nofile: %w: weights not found", metrics.ErrUnavailable)
+		}})
+	reg.Add(registry.Entry{ID: "test.broken", Kind: registry.KindMetric,
+		New: func(any) (any, error) { return nil, errors.New("bad config") }})
+	r, err := CheckID(ctx, "test.nofile", reg)
+	if c, ok := r.Find("build"); err != nil || !ok || c.Skip == "" || !r.OK() {
+		t.Errorf("unavailable metric: want a skipped build check:\n%s", r)
+	}
+	r, _ = CheckID(ctx, "test.broken", reg)
+	if c, _ := r.Find("build"); !c.Failed() {
+		t.Errorf("a build error passed:\n%s", r)
 	}
 }
