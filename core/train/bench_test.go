@@ -26,25 +26,8 @@ unet: {channels: 8, multipliers: [1, 2], time_embed: 32}
 // and VJP (the path of a plugin, minus its transport). Figures in docs/training.md.
 func BenchmarkJointStep(b *testing.B) {
 	be := goBackend(b)
-	var cfg Config
-	var node yaml.Node
-	if err := yaml.Unmarshal([]byte(benchConfig), &node); err != nil {
-		b.Fatal(err)
-	}
-	if errs := schema.Decode(node.Content[0], &cfg, "train"); len(errs) > 0 {
-		b.Fatal(errs)
-	}
-	clean := batch.New(64, 28, 28, 1)
-	for i := range clean.Data {
-		clean.Data[i] = float32((i*13)%17) / 17
-	}
-	blur, _ := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 9, Sigma: 1.5})
-	noise, _ := operators.NewGaussianNoise(operators.GaussianNoiseConfig{Sigma: 0.1})
+	cfg, clean, blur, noise, obs, params := jointStepSetup(b)
 	ctx := context.Background()
-	obs, params, err := corrupt.Corrupt(ctx, clean, []operators.Operator{blur}, noise, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
 	op := operators.NewCompose(blur)
 	for _, c := range []struct {
 		name  string
@@ -99,4 +82,29 @@ func BenchmarkJointStep(b *testing.B) {
 			}
 		}
 	})
+}
+
+// jointStepSetup returns the joint-step benchmarks' problem: benchConfig's models, 64 images
+// of 28x28 blurred by blur.gaussian (size 9, sigma 1.5) with noise.gaussian (sigma 0.1).
+func jointStepSetup(b *testing.B) (Config, *batch.Batch, operators.Operator, operators.NoiseModel, *batch.Batch, operators.Params) {
+	b.Helper()
+	var cfg Config
+	var node yaml.Node
+	if err := yaml.Unmarshal([]byte(benchConfig), &node); err != nil {
+		b.Fatal(err)
+	}
+	if errs := schema.Decode(node.Content[0], &cfg, "train"); len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	clean := batch.New(64, 28, 28, 1)
+	for i := range clean.Data {
+		clean.Data[i] = float32((i*13)%17) / 17
+	}
+	blur, _ := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 9, Sigma: 1.5})
+	noise, _ := operators.NewGaussianNoise(operators.GaussianNoiseConfig{Sigma: 0.1})
+	obs, params, err := corrupt.Corrupt(context.Background(), clean, []operators.Operator{blur}, noise, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg, clean, blur, noise, obs, params
 }

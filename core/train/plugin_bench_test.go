@@ -8,8 +8,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/internal/plugintest"
@@ -38,25 +36,8 @@ func TestMain(m *testing.M) { os.Exit(plugintest.Main(m)) }
 // Figures in docs/plugins.md.
 func BenchmarkJointStepPlugin(b *testing.B) {
 	be := goBackend(b)
-	var cfg Config
-	var node yaml.Node
-	if err := yaml.Unmarshal([]byte(benchConfig), &node); err != nil {
-		b.Fatal(err)
-	}
-	if errs := schema.Decode(node.Content[0], &cfg, "train"); len(errs) > 0 {
-		b.Fatal(errs)
-	}
-	clean := batch.New(64, 28, 28, 1)
-	for i := range clean.Data {
-		clean.Data[i] = float32((i*13)%17) / 17
-	}
-	blur, _ := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 9, Sigma: 1.5})
-	noise, _ := operators.NewGaussianNoise(operators.GaussianNoiseConfig{Sigma: 0.1})
+	cfg, clean, blur, noise, obs, params := jointStepSetup(b)
 	ctx := context.Background()
-	obs, params, err := corrupt.Corrupt(ctx, clean, []operators.Operator{blur}, noise, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
 	plug := pluginOperator(b, "micro", "op: micro.widefield\npsf: gaussian\nsigma_px: 1.5\nradius: 4\n")
 	newTrainer := func(b *testing.B, op operators.Operator) *Trainer {
 		prob := Problem{Obs: obs, Params: params, Op: op, Noise: noise, Clean: clean.Shape}
