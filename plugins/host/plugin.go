@@ -217,6 +217,13 @@ func (p *Plugin) fatal(method string, err error) error {
 	return e
 }
 
+// An error waits for the plugin's stderr to fall quiet for stderrQuiet (at most stderrMaxWait)
+// before quoting its last lines, so that what the failing call wrote is among them.
+const (
+	stderrQuiet   = 200 * time.Millisecond
+	stderrMaxWait = 2 * time.Second
+)
+
 // errorf wraps err with the plugin's name and last stderr lines.
 func (p *Plugin) errorf(op string, err error) error {
 	var e *Error
@@ -230,6 +237,7 @@ func (p *Plugin) errorf(op string, err error) error {
 	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
 		err = fmt.Errorf("%w (the command changed after verification; run `flowdiff plugins seal %s` if you trust it)", err, p.Dir)
 	}
+	p.stderr.settle(stderrQuiet, stderrMaxWait)
 	return &Error{Plugin: p.Name(), Dir: p.Dir, Op: op, Err: err, Stderr: p.stderr.Lines()}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"sync"
+	"time"
 )
 
 // StderrLines is how many of a plugin's last stderr lines an error quotes.
@@ -15,6 +16,7 @@ type ring struct {
 	n       int
 	lines   []string
 	partial []byte
+	last    time.Time // of the last Write
 }
 
 func newRing(n int) *ring { return &ring{n: n} }
@@ -23,6 +25,7 @@ func newRing(n int) *ring { return &ring{n: n} }
 func (r *ring) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.last = time.Now()
 	data := append(r.partial, p...)
 	for {
 		i := bytes.IndexByte(data, '\n')
@@ -64,4 +67,28 @@ func (r *ring) Lines() []string {
 		out = append(out, string(r.partial))
 	}
 	return out
+}
+
+// settle waits until nothing has been written for quiet, counting from the call or the last
+// write, whichever is later, but at most max. A plugin's stderr reaches the host on streams of
+// its own (go-plugin forwards os.Stderr over gRPC), so the lines a failing call wrote may
+// arrive just after its answer; an error message quotes them after settle.
+func (r *ring) settle(quiet, max time.Duration) {
+	start := time.Now()
+	for {
+		r.mu.Lock()
+		last := r.last
+		r.mu.Unlock()
+		since := time.Now()
+		if last.After(start) {
+			since = last
+		} else {
+			since = start
+		}
+		wait := quiet - time.Since(since)
+		if wait <= 0 || time.Since(start) >= max {
+			return
+		}
+		time.Sleep(min(wait, max-time.Since(start)))
+	}
 }
