@@ -94,8 +94,10 @@ func (b *base) do(ctx context.Context, method string, f func(ctx context.Context
 	return b.p.call(ctx, method+" "+b.id, func(ctx context.Context) error { return f(ctx, rpc) })
 }
 
-// bad reports an answer that breaks the contract.
+// bad reports an answer that breaks the contract, quoting the plugin's stderr once it has
+// fallen quiet (see errorf).
 func (b *base) bad(method, format string, args ...any) error {
+	b.p.stderr.settle(stderrQuiet, stderrMaxWait)
 	return &Error{Plugin: b.p.Name(), Dir: b.p.Dir, Op: method + " " + b.id, Err: fmt.Errorf("invalid answer: "+format, args...),
 		Stderr: b.p.Stderr()}
 }
