@@ -17,7 +17,6 @@ import (
 	"sync/atomic"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // Metric compares images to references.
@@ -28,32 +27,16 @@ type Metric interface {
 	HigherIsBetter() bool
 }
 
-// Build looks a metric up in the registry by ID and builds it with its default config.
+// Build looks a per-image metric up in the registry by ID and builds it with its default
+// config (Open also accepts set metrics).
 func Build(id string) (Metric, error) {
-	e, err := registry.Default.LookupKind(id, registry.KindMetric)
+	v, err := Open(id)
 	if err != nil {
 		return nil, err
 	}
-	var cfg any
-	if e.Config != nil {
-		cfg = e.Config()
-		if err := applyDefaults(cfg); err != nil {
-			return nil, err
-		}
-	}
-	v, err := e.New(cfg)
-	if ue := (*UnavailableError)(nil); errors.As(err, &ue) {
-		return nil, ue // it names the metric already
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", id, err)
-	}
 	m, ok := v.(Metric)
-	if _, set := v.(SetMetric); !ok && set {
-		return nil, fmt.Errorf("%s: %w: use Open or BuildSet", id, ErrSetMetric)
-	}
 	if !ok {
-		return nil, fmt.Errorf("%s: registered factory returned %T, not a Metric", id, v)
+		return nil, fmt.Errorf("%s: %w: use Open or BuildSet", id, ErrSetMetric)
 	}
 	return m, nil
 }

@@ -111,6 +111,23 @@ func flowGradient(t *testing.T, tr *Trainer, in stepInputs) (float64, []float64)
 	return float64(tensors.ToScalar[float32](out[0])), g
 }
 
+// sameFlowGradient gives other the weights of ref (its in-graph reference) and checks that
+// the flow loss and its gradient at the same step inputs agree within tolInjectLoss and
+// tolInjectGrad; name says which path other takes.
+func sameFlowGradient(t *testing.T, ref, other *Trainer, name string) {
+	t.Helper()
+	other.ctx = ref.ctx // the same weights
+	in := ref.draw(PhaseJoint, 99)
+	lossG, gG := flowGradient(t, ref, in)
+	lossO, gO := flowGradient(t, other, in)
+	dl := math.Abs(lossO-lossG) / math.Abs(lossG)
+	dg := relDiff(gO, gG)
+	t.Logf("loss %.7g (graph) vs %.7g (%s): rel %.2g; gradient over %d weights: rel %.2g", lossG, lossO, name, dl, len(gG), dg)
+	if dl > tolInjectLoss || !(dg <= tolInjectGrad) || len(gO) != len(gG) {
+		t.Errorf("%s path differs: loss rel %.3g (tol %g), gradient rel %.3g (tol %g)", name, dl, tolInjectLoss, dg, tolInjectGrad)
+	}
+}
+
 // relDiff is ||a - b|| / ||b||.
 func relDiff(a, b []float64) float64 {
 	var d, n float64
@@ -167,16 +184,7 @@ func TestInjectedGradientMatchesGraph(t *testing.T) {
 			if !inj.inject {
 				t.Fatal("a hidden in-graph form should force injection")
 			}
-			inj.ctx = ref.ctx // the same weights
-			in := ref.draw(PhaseJoint, 99)
-			lossG, gG := flowGradient(t, ref, in)
-			lossI, gI := flowGradient(t, inj, in)
-			dl := math.Abs(lossI-lossG) / math.Abs(lossG)
-			dg := relDiff(gI, gG)
-			t.Logf("loss %.7g (graph) vs %.7g (injected): rel %.2g; gradient over %d weights: rel %.2g", lossG, lossI, dl, len(gG), dg)
-			if dl > tolInjectLoss || !(dg <= tolInjectGrad) || len(gI) != len(gG) {
-				t.Errorf("injected path differs: loss rel %.3g (tol %g), gradient rel %.3g (tol %g)", dl, tolInjectLoss, dg, tolInjectGrad)
-			}
+			sameFlowGradient(t, ref, inj, "injected")
 		})
 	}
 }
@@ -275,14 +283,5 @@ func TestPluginGradientMatchesBuiltin(t *testing.T) {
 	if !inj.inject {
 		t.Fatal("a plugin operator should take the gradient-injection path")
 	}
-	inj.ctx = ref.ctx // the same weights
-	in := ref.draw(PhaseJoint, 99)
-	lossG, gG := flowGradient(t, ref, in)
-	lossP, gP := flowGradient(t, inj, in)
-	dl := math.Abs(lossP-lossG) / math.Abs(lossG)
-	dg := relDiff(gP, gG)
-	t.Logf("loss %.7g (built-in, in graph) vs %.7g (plugin): rel %.2g; gradient over %d weights: rel %.2g", lossG, lossP, dl, len(gG), dg)
-	if dl > tolInjectLoss || !(dg <= tolInjectGrad) || len(gP) != len(gG) {
-		t.Errorf("plugin path differs: loss rel %.3g (tol %g), gradient rel %.3g (tol %g)", dl, tolInjectLoss, dg, tolInjectGrad)
-	}
+	sameFlowGradient(t, ref, inj, "plugin")
 }
