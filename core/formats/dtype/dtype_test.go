@@ -20,13 +20,13 @@ func TestFloat16Bits(t *testing.T) {
 		{0.1, 0x2e66},
 		{1.0 / 3, 0x3555},
 		{65504, 0x7bff},
-		{65519, 0x7bff},                 // below the midpoint to 2^16: rounds down
-		{65520, 0x7c00},                 // the midpoint rounds to even, which is Inf
-		{0x1p-24, 0x0001},               // smallest subnormal
-		{0x1p-25, 0x0000},               // half of it: tie to even (0)
-		{0x1p-25 * 1.0001, 0x0001},      // just above the tie
-		{3 * 0x1p-25, 0x0002},           // 1.5 subnormal units: tie to even (2)
-		{6.1e-5, 0x03ff},                // largest subnormal region
+		{65519, 0x7bff},            // below the midpoint to 2^16: rounds down
+		{65520, 0x7c00},            // the midpoint rounds to even, which is Inf
+		{0x1p-24, 0x0001},          // smallest subnormal
+		{0x1p-25, 0x0000},          // half of it: tie to even (0)
+		{0x1p-25 * 1.0001, 0x0001}, // just above the tie
+		{3 * 0x1p-25, 0x0002},      // 1.5 subnormal units: tie to even (2)
+		{6.1e-5, 0x03ff},           // largest subnormal region
 		{float32(math.Copysign(0, -1)), 0x8000},
 		{1 + 0x1p-10 + 0x1p-11, 0x3c02}, // tie between 0x3c01 and 0x3c02: even
 		{float32(math.Inf(-1)), 0xfc00},
