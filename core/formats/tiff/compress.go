@@ -79,7 +79,8 @@ func unpackBits(src []byte, need int64) ([]byte, error) {
 
 // undoHorizontal reverses predictor 2 (TIFF 6.0 section 14): within each row, every sample
 // after the first pixel was stored as its difference from the same sample of the pixel
-// before, modulo 2^bits, in the file's byte order.
+// before, modulo 2^bits, in the file's byte order. Float samples are differenced as
+// unsigned integers of their width, as libtiff does.
 func undoHorizontal(raw []byte, rowBytes, spp, size int, o binary.ByteOrder) {
 	for r := 0; r+rowBytes <= len(raw); r += rowBytes {
 		row := raw[r : r+rowBytes]
@@ -109,7 +110,9 @@ func undoHorizontal(raw []byte, rowBytes, spp, size int, o binary.ByteOrder) {
 // each row holds the bytes of its samples split into planes, most significant byte first,
 // then differenced bytewise with a stride of spp. It leaves each sample's bytes in
 // big-endian order, whatever the file's byte order (as libtiff's fpAcc does on a big-endian
-// machine).
+// machine, and imagecodecs' floatpred_decode). libtiff 4.5 writes the planes of big-endian
+// files least significant byte first, and reads those files back wrongly itself (tiffcp -B
+// -c zip:3 of 1.0 reads back as 4.6e-41); such files read wrongly here too.
 func undoFloat(raw []byte, rowBytes, spp, size int) {
 	tmp := make([]byte, rowBytes)
 	wc := rowBytes / size

@@ -150,8 +150,8 @@ func (f *file) parseCoding(d ifd, p *page) error {
 		return err
 	}
 	switch {
-	case pr == 1 || (pr == 2 && p.format != 3) || (pr == 3 && p.format == 3):
-	case pr == 2 || pr == 3:
+	case pr == 1 || pr == 2 || (pr == 3 && p.format == 3):
+	case pr == 3:
 		return fmt.Errorf("predictor %d does not apply to %v samples", pr, p.typ)
 	default:
 		return fmt.Errorf("predictor %d not supported: want 1 (none), 2 (horizontal) or 3 (floating point)", pr)
