@@ -175,9 +175,9 @@ func readData(br *bufio.Reader, h *header, checked bool) ([]float32, error) {
 	buf := make([]byte, size*int(min(h.n, chunk)))
 	for left := h.n; left > 0; {
 		m := int(min(left, chunk))
-		if _, err := io.ReadFull(br, buf[:m*size]); err != nil {
+		if got, err := io.ReadFull(br, buf[:m*size]); err != nil {
 			return nil, fmt.Errorf("npy data: shape %v needs %d values, file ends after %d: %w",
-				h.shape, h.n, len(data), eofIsShort(err))
+				h.shape, h.n, len(data)+got/size, eofIsShort(err))
 		}
 		k := len(data)
 		data = append(data, make([]float32, m)...)
