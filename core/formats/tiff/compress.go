@@ -13,10 +13,18 @@ import (
 
 var bigEndian = binary.BigEndian
 
-// decompress decodes one strip of compressed data into exactly need bytes. Memory grows
-// with the output actually produced, so a strip that claims more than it holds costs only
-// what it holds.
+// maxRatio bounds how many bytes one compressed byte can stand for: an LZW code of at least
+// 9 bits yields at most 4096 bytes (about 3641 per byte), Deflate at most about 1032, and
+// PackBits 64.
+const maxRatio = 4096
+
+// decompress decodes one strip of compressed data into exactly need bytes. A strip that
+// could not hold need bytes even at the best ratio of its coding is refused before any
+// output buffer is allocated, so the output costs at most maxRatio times the strip.
 func decompress(c int, src []byte, need int64) ([]byte, error) {
+	if need > maxRatio*int64(len(src)) {
+		return nil, fmt.Errorf("compressed strip of %d bytes cannot decode to the %d bytes its rows need", len(src), need)
+	}
 	var rd io.Reader
 	switch c {
 	case PackBits:
@@ -35,22 +43,18 @@ func decompress(c int, src []byte, need int64) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("compression %d not supported", c)
 	}
-	var buf bytes.Buffer
-	n, err := buf.ReadFrom(io.LimitReader(rd, need))
-	if n < need {
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
+	out := make([]byte, need)
+	if n, err := io.ReadFull(rd, out); err != nil {
 		return nil, fmt.Errorf("compressed strip of %d bytes decodes to %d bytes, its rows need %d: %w", len(src), n, need, err)
 	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
 // unpackBits decodes PackBits (TIFF 6.0 section 9): a header byte n in 0..127 copies the next
 // n+1 bytes, n in -127..-1 repeats the next byte 1-n times, and -128 is skipped. Decoding
 // stops once need bytes are out.
 func unpackBits(src []byte, need int64) ([]byte, error) {
-	out := make([]byte, 0, min(need, 128*int64(len(src))))
+	out := make([]byte, 0, need)
 	for i := 0; i < len(src) && int64(len(out)) < need; {
 		n := int(int8(src[i]))
 		i++

@@ -139,6 +139,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"zero width", build(le, tpage{gray(0, 2, 8, 1), [][]byte{{1}}}), "must be present and positive"},
 		{"absurd size, uncompressed", build(le, tpage{gray(40000, 40000, 16, 1), [][]byte{{1, 2}}}), "strip 0 holds 2 bytes"},
 		{"absurd size, compressed", build(le, tpage{gray(65535, 65535, 8, 1, short(tCompression, Deflate)), [][]byte{deflate([]byte{1})}}), "exceeds the limit"},
+		{"impossible ratio", build(le, tpage{gray(1000, 1000, 8, 1, short(tCompression, LZW)), [][]byte{{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}}), "cannot decode to the 1000000 bytes"},
 		{"compressed strip short", build(le, tpage{gray(4, 4, 8, 1, short(tCompression, Deflate)), [][]byte{deflate([]byte{1, 2, 3})}}), "decodes to 3 bytes, its rows need 16"},
 		{"packbits overrun", build(le, tpage{gray(4, 1, 8, 1, short(tCompression, PackBits)), [][]byte{{0x05, 1, 2}}}), "overruns"},
 		{"strip offsets count", build(le, tpage{gray(2, 4, 8, 1, long(tRowsPerStrip, 1)), [][]byte{{1, 2}}}), "need 4 StripOffsets, found 1"},

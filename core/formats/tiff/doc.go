@@ -38,8 +38,10 @@
 // MaxPixels (2^31), the bound for compressed data, whose size the file does not limit. The
 // values of tags read from the file are charged to a budget of four times the file size, so
 // IFDs that share one large array cannot make memory grow faster than the file. Decoding
-// then allocates uncompressed stacks once and compressed ones strip by strip, as each strip
-// decodes in full (a strip that decodes short is an error naming the page and strip).
+// then allocates uncompressed stacks once and compressed ones strip by strip: a strip whose
+// rows need more than 4096 bytes per compressed byte (beyond what LZW, Deflate or PackBits
+// can produce) is refused before its buffer exists, and a strip that decodes short is an
+// error naming the page and strip.
 //
 // # What is written
 //
