@@ -126,9 +126,28 @@ func Encode(dst []byte, src []float32, t Type, o binary.ByteOrder) (clipped int)
 		}
 		return 0
 	}
+	if t == Float16 {
+		for i, v := range src {
+			q, c := t.Quantize(v)
+			if c {
+				clipped++
+			}
+			o.PutUint16(dst[2*i:], Float16Bits(float32(q)))
+		}
+		return clipped
+	}
+	lo, hi := t.Range()
 	for i, v := range src {
-		q, c := t.Quantize(v)
-		if c {
+		q := math.Round(float64(v))
+		switch {
+		case q != q:
+			q = 0
+			clipped++
+		case q < lo:
+			q = lo
+			clipped++
+		case q > hi:
+			q = hi
 			clipped++
 		}
 		switch t {
@@ -140,8 +159,6 @@ func Encode(dst []byte, src []float32, t Type, o binary.ByteOrder) (clipped int)
 			o.PutUint16(dst[2*i:], uint16(q))
 		case Int16:
 			o.PutUint16(dst[2*i:], uint16(int16(q)))
-		case Float16:
-			o.PutUint16(dst[2*i:], Float16Bits(float32(q)))
 		}
 	}
 	return clipped
