@@ -61,6 +61,19 @@ type page struct {
 	resUnit                int
 }
 
+// storedBytes is the size of the page's strips in the file (for uncompressed strips, of the
+// part that is read).
+func (p *page) storedBytes() int64 {
+	if p.compression == None {
+		return int64(p.h) * p.rowBytes()
+	}
+	var n int64
+	for _, c := range p.counts {
+		n += int64(c)
+	}
+	return n
+}
+
 // rowBytes is the size of one decoded row.
 func (p *page) rowBytes() int64 { return int64(p.w) * int64(p.spp) * int64(p.typ.Size()) }
 
@@ -78,7 +91,7 @@ func open(r io.Reader, maxPixels int64) (*file, []*page, Config, error) {
 	var pages []*page
 	var cfg Config
 	seen := map[int64]bool{}
-	var pixels, plainBytes int64
+	var pixels, stored int64
 	for n := 0; off != 0; n++ {
 		if seen[off] {
 			return nil, nil, cfg, fmt.Errorf("tiff: IFD %d loops back to offset %d", n, off)
@@ -108,11 +121,9 @@ func open(r io.Reader, maxPixels int64) (*file, []*page, Config, error) {
 		if pixels > maxPixels {
 			return nil, nil, cfg, fmt.Errorf("tiff: page %d brings the stack past the limit of %d samples", n, maxPixels)
 		}
-		if p.compression == None {
-			plainBytes += int64(p.h) * p.rowBytes()
-			if plainBytes > size {
-				return nil, nil, cfg, fmt.Errorf("tiff: page %d: uncompressed pages declare more data than the %d-byte file holds (strips shared or overlapping)", n, size)
-			}
+		stored += p.storedBytes()
+		if stored > size {
+			return nil, nil, cfg, fmt.Errorf("tiff: page %d: the pages' strips add up to more data than the %d-byte file holds (strips shared or overlapping)", n, size)
 		}
 		pages = append(pages, p)
 	}
@@ -152,10 +163,12 @@ func decode(r io.Reader, maxPixels int64) (*Stack, error) {
 	s := &Stack{W: cfg.Width, H: cfg.Height, C: cfg.SamplesPerPixel, Pages: cfg.Pages, Type: cfg.Type,
 		Meta: Meta{ByteOrder: cfg.ByteOrder, Description: p0.description, Software: p0.software,
 			XResolution: p0.xres, YResolution: p0.yres, ResolutionUnit: p0.resUnit, WhiteIsZero: cfg.Photometric == 0}}
-	if allPlain(pages) {
-		// Sizes were checked against the file: allocate once.
-		s.Data = make([]float32, 0, int64(s.W)*int64(s.H)*int64(s.C)*int64(s.Pages))
+	total := int64(s.W) * int64(s.H) * int64(s.C) * int64(s.Pages)
+	if !allPlain(pages) {
+		// Compressed strips yield at most maxRatio bytes per byte of the file.
+		total = min(total, maxRatio*f.size/int64(s.Type.Size()))
 	}
+	s.Data = make([]float32, 0, total)
 	for i, p := range pages {
 		if s.Data, err = f.readPage(p, s.Data); err != nil {
 			return nil, fmt.Errorf("tiff: page %d: %w", i, err)
@@ -198,7 +211,7 @@ func (f *file) readPage(p *page, dst []float32) ([]float32, error) {
 		}
 		k := len(dst)
 		n := int(need) / p.typ.Size()
-		dst = slices.Grow(dst, n)[:k+n]
+		dst = slices.Grow(dst, n)[:k+n] // never grows: decode allocated every page
 		dtype.Decode(dst[k:], raw, p.typ, order)
 	}
 	return dst, nil

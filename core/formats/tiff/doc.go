@@ -32,16 +32,18 @@
 //
 // DecodeConfig reads only headers and checks, before any pixel buffer exists: every tag
 // value and IFD lies within the file; the strip count matches the image height and
-// RowsPerStrip; every strip lies within the file; an uncompressed strip holds all its rows;
-// the uncompressed pages together declare no more data than the file size (strips cannot be
-// shared to multiply a small file); and the samples of all pages together stay within
-// MaxPixels (2^31), the bound for compressed data, whose size the file does not limit. The
+// RowsPerStrip; every strip lies within the file; an uncompressed strip holds all its rows,
+// a compressed one is large enough to (at 4096 bytes per byte, more than LZW, Deflate or
+// PackBits can give);
+// the strips of all pages together are no larger than the file (strips cannot be shared to
+// multiply a small file); and the samples of all pages together stay within MaxPixels
+// (2^31), the bound for compressed data, whose decoded size the file does not limit. The
 // values of tags read from the file are charged to a budget of four times the file size, so
 // IFDs that share one large array cannot make memory grow faster than the file. Decoding
-// then allocates uncompressed stacks once and compressed ones strip by strip: a strip whose
-// rows need more than 4096 bytes per compressed byte (beyond what LZW, Deflate or PackBits
-// can produce) is refused before its buffer exists, and a strip that decodes short is an
-// error naming the page and strip.
+// then allocates the samples once: for compressed stacks no more than 4096 samples per byte
+// of the file (16 KiB of float32 per byte: a small file that is a valid "compression bomb"
+// can cost that much) and no more than MaxPixels. A strip that decodes short is an error
+// naming the page and strip.
 //
 // # What is written
 //

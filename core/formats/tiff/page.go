@@ -198,6 +198,9 @@ func (f *file) parseStrips(d ifd, p *page) error {
 		if p.compression == None && int64(cnt) < rows*rb {
 			return fmt.Errorf("strip %d holds %d bytes, its %d rows need %d", i, cnt, rows, rows*rb)
 		}
+		if p.compression != None && rows*rb > maxRatio*int64(cnt) {
+			return fmt.Errorf("compressed strip %d of %d bytes cannot decode to the %d bytes its rows need", i, cnt, rows*rb)
+		}
 	}
 	return nil
 }
