@@ -74,6 +74,9 @@ func Decode(dst []float32, src []byte, t Type, o binary.ByteOrder) {
 	if n == 0 || len(src) != len(dst)*n {
 		panic(fmt.Sprintf("dtype.Decode: %d bytes of %v into %d values", len(src), t, len(dst)))
 	}
+	if o == binary.ByteOrder(binary.LittleEndian) && decodeLE(dst, src, t) {
+		return
+	}
 	switch t {
 	case Uint8:
 		for i, v := range src {
@@ -104,6 +107,29 @@ func Decode(dst []float32, src []byte, t Type, o binary.ByteOrder) {
 			dst[i] = float32(math.Float64frombits(o.Uint64(src[8*i:])))
 		}
 	}
+}
+
+// decodeLE is Decode's fast path for the common little-endian types, with the byte order's
+// methods inlined; it reports whether it handled t.
+func decodeLE(dst []float32, src []byte, t Type) bool {
+	le := binary.LittleEndian
+	switch t {
+	case Uint16:
+		for i := range dst {
+			dst[i] = float32(le.Uint16(src[2*i:]))
+		}
+	case Int16:
+		for i := range dst {
+			dst[i] = float32(int16(le.Uint16(src[2*i:])))
+		}
+	case Float32:
+		for i := range dst {
+			dst[i] = math.Float32frombits(le.Uint32(src[4*i:]))
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // Encode stores src as t in byte order o into dst, which must hold len(src)*t.Size() bytes,
