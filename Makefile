@@ -37,16 +37,16 @@ run: build
 deps:
 	$(call apt_need,$(PYTHON) -c 'import grpc; import google.protobuf',python3-grpcio python3-protobuf)
 
-# proto regenerates the committed gRPC code of plugins/proto (Go) and of the Python example.
+# proto regenerates the committed gRPC code of plugins/internal/proto (Go) and of the Python example.
 proto:
 	$(call apt_need,command -v protoc,protobuf-compiler)
 	$(call apt_need,$(PYTHON) -c 'import grpc_tools',python3-grpc-tools)
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
-	PATH="$(GOBIN_DIR):$$PATH" protoc -I plugins/proto --go_out=plugins/proto --go_opt=paths=source_relative \
-		--go-grpc_out=plugins/proto --go-grpc_opt=paths=source_relative plugins/proto/flowdiff.proto
-	protoc -I plugins/proto --python_out=plugins/examples/pyexample plugins/proto/flowdiff.proto
-	$(PYTHON) -m grpc_tools.protoc -I plugins/proto --grpc_python_out=plugins/examples/pyexample plugins/proto/flowdiff.proto
+	PATH="$(GOBIN_DIR):$$PATH" protoc -I plugins/internal/proto --go_out=plugins/internal/proto --go_opt=paths=source_relative \
+		--go-grpc_out=plugins/internal/proto --go-grpc_opt=paths=source_relative plugins/internal/proto/flowdiff.proto
+	protoc -I plugins/internal/proto --python_out=plugins/examples/pyexample plugins/internal/proto/flowdiff.proto
+	$(PYTHON) -m grpc_tools.protoc -I plugins/internal/proto --grpc_python_out=plugins/examples/pyexample plugins/internal/proto/flowdiff.proto
 
 # plugins builds the example plugins into bin/plugins/<name>/ and seals their manifests
 # (checksums and what each provides); then `./bin/flowdiff --plugins-dir bin/plugins plugins check`.

@@ -8,6 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flowdiff/flowdiff-go/core/part"
+	_ "github.com/flowdiff/flowdiff-go/core/prior" // registers the built-in priors (prior.tv, prior.l1) that train.priors names
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )

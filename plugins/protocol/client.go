@@ -10,7 +10,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/part"
-	pb "github.com/flowdiff/flowdiff-go/plugins/proto"
+	pb "github.com/flowdiff/flowdiff-go/plugins/internal/proto"
 )
 
 // RemoteError is a failed call: the method, the gRPC code and the plugin's message. Code

@@ -8,7 +8,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/part"
-	pb "github.com/flowdiff/flowdiff-go/plugins/proto"
+	pb "github.com/flowdiff/flowdiff-go/plugins/internal/proto"
 )
 
 // nativeLittle is true on little-endian machines, where float32 slices are copied as bytes.
