@@ -105,6 +105,8 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		if err != nil {
 			return nil, err
 		}
+		fwd := &Forward{Ops: ops, Op: operators.NewCompose(ops...), Noise: noise}
+		defer fwd.Close()
 		n, steps, zeta := min(pick(req.N, c.DPS.Images), set.Observations.N), pick(req.Steps, c.DPS.Steps), c.DPS.Zeta
 		if req.Zeta > 0 {
 			zeta = req.Zeta
@@ -114,7 +116,7 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		}
 		name = fmt.Sprintf("dps-n%d-steps%d-zeta%g", n, steps, zeta)
 		obs = set.Observations.Slice(0, n)
-		if job, err = ps.dpsJob("", set.Observations, set.Params, operators.NewCompose(ops...), noise, clean.Shape,
+		if job, err = ps.dpsJob("", set.Observations, set.Params, fwd.Op, fwd.Noise, clean.Shape,
 			n, steps, zeta, pick64(req.Seed, r.Seed("sample.dps"))); err != nil {
 			return nil, err
 		}

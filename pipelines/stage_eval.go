@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 
@@ -42,6 +43,9 @@ func runEvaluate(ctx context.Context, r *Run) error {
 	ref := r.Data.Test.Images
 	for _, s := range specs {
 		v, err := buildMetric(ctx, s)
+		if c, ok := v.(io.Closer); ok && err == nil {
+			r.closeAtEnd(s.ID, c.Close)
+		}
 		short := strings.TrimPrefix(s.ID, "metric.")
 		if errors.Is(err, metrics.ErrUnavailable) {
 			r.metrics.Notes[short] = "unavailable: " + err.Error()

@@ -2,7 +2,9 @@ package operators
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
 
@@ -23,6 +25,7 @@ func Build(ctx context.Context, spec *registry.Spec) (part.Operator, error) {
 	}
 	op, ok := v.(part.Operator)
 	if !ok {
+		closeValue(v)
 		return nil, fmt.Errorf("%s is %s, not a forward operator", spec.ID, kindName(spec.Entry.Kind))
 	}
 	return op, nil
@@ -36,28 +39,36 @@ func BuildNoise(ctx context.Context, spec *registry.Spec) (part.NoiseModel, erro
 	}
 	nm, ok := v.(part.NoiseModel)
 	if !ok {
+		closeValue(v)
 		return nil, fmt.Errorf("%s is %s, not a noise model", spec.ID, kindName(spec.Entry.Kind))
 	}
 	return nm, nil
 }
 
 // FromSpecs builds a corruption list: operators in order, then at most one noise model, which
-// must come last. noise is nil when the list has none.
+// must come last. noise is nil when the list has none. On failure the parts already built are
+// closed (a plugin part releases its handle).
 func FromSpecs(ctx context.Context, specs []registry.Spec) (ops []part.Operator, noise part.NoiseModel, err error) {
+	defer func() {
+		if err != nil {
+			closeAll(ops)
+			ops = nil
+		}
+	}()
 	for i := range specs {
 		s := &specs[i]
 		if s.Entry.Kind == registry.KindNoise {
 			if i != len(specs)-1 {
-				return nil, nil, fmt.Errorf("%s: the noise model %s must be the last item", where(s, i), s.ID)
+				return ops, nil, fmt.Errorf("%s: the noise model %s must be the last item", where(s, i), s.ID)
 			}
 			if noise, err = BuildNoise(ctx, s); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", where(s, i), err)
+				return ops, nil, fmt.Errorf("%s: %w", where(s, i), err)
 			}
 			continue
 		}
 		op, err := Build(ctx, s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", where(s, i), err)
+			return ops, nil, fmt.Errorf("%s: %w", where(s, i), err)
 		}
 		ops = append(ops, op)
 	}
@@ -275,13 +286,14 @@ func HasGraph(op part.Operator) bool {
 
 // buildChain builds the operators of specs as a Compose.
 func buildChain(ctx context.Context, specs []registry.Spec) (*Compose, error) {
-	ops := make([]part.Operator, len(specs))
+	ops := make([]part.Operator, 0, len(specs))
 	for i := range specs {
 		op, err := Build(ctx, &specs[i])
 		if err != nil {
+			closeAll(ops)
 			return nil, fmt.Errorf("ops[%d]: %w", i, err)
 		}
-		ops[i] = op
+		ops = append(ops, op)
 	}
 	return NewCompose(ops...), nil
 }
@@ -305,6 +317,29 @@ func init() {
 
 var (
 	_ part.LinearOperator = (*Compose)(nil)
+	_ io.Closer           = (*Compose)(nil)
 	_ GraphOperator       = (*Compose)(nil)
 	_ schema.Checker      = (*ComposeConfig)(nil)
 )
+
+// Close closes every part that holds resources (an io.Closer, such as a plugin's operator),
+// last part first, and returns their errors joined.
+func (c *Compose) Close() error { return closeAll(c.ops) }
+
+// closeValue closes v when it holds resources; used when a built part is rejected.
+func closeValue(v any) {
+	if c, ok := v.(io.Closer); ok {
+		c.Close()
+	}
+}
+
+// closeAll closes, in reverse order, the operators that are io.Closers.
+func closeAll(ops []part.Operator) error {
+	var errs []error
+	for i := len(ops) - 1; i >= 0; i-- {
+		if cl, ok := ops[i].(io.Closer); ok {
+			errs = append(errs, cl.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

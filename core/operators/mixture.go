@@ -2,7 +2,9 @@ package operators
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 
@@ -243,6 +245,16 @@ func init() {
 
 var (
 	_ part.LinearOperator = (*Mixture)(nil)
+	_ io.Closer           = (*Mixture)(nil)
 	_ GraphOperator       = (*Mixture)(nil)
 	_ schema.Checker      = (*MixtureComponent)(nil)
 )
+
+// Close closes every component's parts (see Compose.Close).
+func (m *Mixture) Close() error {
+	var errs []error
+	for _, c := range m.comps {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -62,6 +63,7 @@ type Trainer struct {
 	dmEx    *mlctx.Exec
 	genEx   *mlctx.Exec
 	imgSize int
+	built   []WeightedPrior // the priors New built from cfg.Priors; Close closes them
 	// stopAfter, when positive, makes Run stop with errStopped after that many steps of this
 	// process: the tests' stand-in for a killed run.
 	stopAfter int
@@ -87,11 +89,23 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 		log.Info("the data term is trained by gradient injection (the operator or the noise model has no in-graph form)",
 			"operator", fmt.Sprintf("%T", prob.Op), "noise", fmt.Sprintf("%T", prob.Noise))
 	}
-	priors, err := BuildPriors(ctx, cfg.Priors)
+	built, err := BuildPriors(ctx, cfg.Priors)
 	if err != nil {
 		return nil, err
 	}
-	priors = append(priors, prob.Priors...)
+	t, err := newTrainer(ctx, be, cfg, prob, built, gop, gnoise, inject, seed, log)
+	if err != nil {
+		closePriors(built)
+		return nil, err
+	}
+	return t, nil
+}
+
+// newTrainer is New once the priors of train.priors are built (built are closed by the
+// trainer's Close).
+func newTrainer(ctx context.Context, be backends.Backend, cfg Config, prob Problem, built []WeightedPrior,
+	gop operators.GraphOperator, gnoise operators.GraphNoise, inject bool, seed int64, log *slog.Logger) (*Trainer, error) {
+	priors := append(slices.Clip(built), prob.Priors...)
 	for i, p := range priors {
 		if p.Prior == nil || !(p.Weight >= 0) || math.IsInf(p.Weight, 0) {
 			return nil, fmt.Errorf("extra prior %d (%s): needs a prior and a finite weight >= 0, got %v", i, p.Name, p.Weight)
@@ -108,7 +122,7 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 		return nil, fmt.Errorf("train.diffusion: %w", err)
 	}
 	t := &Trainer{cfg: cfg, be: be, ctx: mlctx.New().Checked(false), sched: sched, prob: prob, gop: gop,
-		gnoise: gnoise, inject: inject, priors: priors, keys: prob.Params.Keys(), seed: seed, log: log,
+		gnoise: gnoise, inject: inject, priors: priors, built: built, keys: prob.Params.Keys(), seed: seed, log: log,
 		imgSize: prob.Clean.ImageSize()}
 	// Seed weight initialization too: the same pipeline seed gives the same models.
 	if err := t.ctx.SetRNGStateFromSeed(seed); err != nil {

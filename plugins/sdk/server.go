@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -158,10 +159,19 @@ func (s *server) ids() []string {
 	return ids
 }
 
+// Release forgets handle h and closes its part when the part is an io.Closer (a model file,
+// a GPU context, a temporary folder). Releasing an unknown handle is not an error: the host
+// may release after a restart it could not see.
 func (s *server) Release(_ context.Context, h uint64) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	v, ok := s.parts[h]
 	delete(s.parts, h)
+	s.mu.Unlock()
+	if c, isCloser := v.(io.Closer); ok && isCloser {
+		if err := c.Close(); err != nil {
+			return protocol.Errorf("release: %v", err)
+		}
+	}
 	return nil
 }
 
