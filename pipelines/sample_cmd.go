@@ -101,7 +101,7 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		if err != nil {
 			return nil, fmt.Errorf("sample: the run's test observations: %w", err)
 		}
-		ops, noise, err := operators.FromSpecs(p.Corruption)
+		ops, noise, err := operators.FromSpecs(ctx, p.Corruption)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +156,7 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 func scoreDPS(ctx context.Context, truth, obs, x *batch.Batch) (map[string]float64, error) {
 	out := map[string]float64{}
 	for _, id := range []string{"metric.psnr", "metric.ssim"} {
-		m, err := metrics.Build(id)
+		m, err := metrics.Build(ctx, id)
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
 	"github.com/flowdiff/flowdiff-go/core/data"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Folders of the corrupt stage inside the run folder (core/corrupt store format).
@@ -19,7 +20,7 @@ const (
 // runCorrupt applies the pipeline's forward model y = N(A(x)) to the clean train and test
 // images and stores observations, per-sample parameters and (apart) the clean images.
 func runCorrupt(ctx context.Context, r *Run) error {
-	ops, noise, err := operators.FromSpecs(r.P.Corruption)
+	ops, noise, err := operators.FromSpecs(ctx, r.P.Corruption)
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func restoreCorrupt(_ context.Context, r *Run) error {
 	return nil
 }
 
-func (d *StageData) setObservations(set string, obs *batch.Batch, p operators.Params) {
+func (d *StageData) setObservations(set string, obs *batch.Batch, p part.Params) {
 	if set == "train" {
 		d.TrainObs, d.TrainParams = obs, p
 		return

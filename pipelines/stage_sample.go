@@ -63,7 +63,7 @@ func runSample(ctx context.Context, r *Run) error {
 		r.Data.Prior = x
 	}
 	if c.DPS.Images > 0 {
-		ops, noise, err := operators.FromSpecs(r.P.Corruption)
+		ops, noise, err := operators.FromSpecs(ctx, r.P.Corruption)
 		if err != nil {
 			return err
 		}

@@ -26,7 +26,7 @@ func runTrain(ctx context.Context, r *Run) error {
 	if r.Data.TrainObs == nil {
 		return fmt.Errorf("train needs observations: add a corruption list (and a data section)")
 	}
-	ops, noise, err := operators.FromSpecs(r.P.Corruption)
+	ops, noise, err := operators.FromSpecs(ctx, r.P.Corruption)
 	if err != nil {
 		return err
 	}

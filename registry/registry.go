@@ -11,6 +11,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -50,7 +51,7 @@ type Entry struct {
 	// compose needs its ops). "" when the defaults suffice.
 	Example string
 	// New builds the part from a config that Config returned and the schema decoded.
-	New func(cfg any) (any, error)
+	New func(ctx context.Context, cfg any) (any, error)
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)

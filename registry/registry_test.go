@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -15,9 +16,9 @@ type gaussCfg struct {
 func testEntries() []Entry {
 	return []Entry{
 		{ID: "noise.gaussian", Kind: KindNoise, Config: func() any { return &gaussCfg{} },
-			New: func(c any) (any, error) { return c.(*gaussCfg).Sigma, nil }},
-		{ID: "blur.gaussian", Kind: KindOperator, Linear: true, New: func(any) (any, error) { return "blur", nil }},
-		{ID: "metric.psnr", Kind: KindMetric, New: func(any) (any, error) { return "psnr", nil }},
+			New: func(_ context.Context, c any) (any, error) { return c.(*gaussCfg).Sigma, nil }},
+		{ID: "blur.gaussian", Kind: KindOperator, Linear: true, New: func(context.Context, any) (any, error) { return "blur", nil }},
+		{ID: "metric.psnr", Kind: KindMetric, New: func(context.Context, any) (any, error) { return "psnr", nil }},
 	}
 }
 
@@ -64,6 +65,7 @@ func TestRegisterPanicsOnDuplicate(t *testing.T) {
 }
 
 func TestSpecDecode(t *testing.T) {
+	ctx := t.Context()
 	saved := Default
 	defer func() { Default = saved }()
 	Default = New()
@@ -81,7 +83,7 @@ func TestSpecDecode(t *testing.T) {
 	if len(p.Corruption) != 3 || p.Corruption[1].Config.(*gaussCfg).Sigma != 0.2 || p.Corruption[1].Line != 3 {
 		t.Fatalf("decoded %+v", p.Corruption)
 	}
-	v, err := p.Corruption[1].Build()
+	v, err := p.Corruption[1].Build(ctx)
 	if err != nil || v.(float64) != 0.2 {
 		t.Errorf("Build = %v, %v", v, err)
 	}

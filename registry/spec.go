@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/flowdiff/flowdiff-go/core/schema"
@@ -95,11 +96,11 @@ func (s Spec) MarshalYAML() (any, error) {
 }
 
 // Build constructs the part from its decoded config.
-func (s *Spec) Build() (any, error) {
+func (s *Spec) Build(ctx context.Context) (any, error) {
 	if s.Entry.New == nil {
 		return nil, fmt.Errorf("%s: spec was not decoded", s.ID)
 	}
-	v, err := s.Entry.New(s.Config)
+	v, err := s.Entry.New(ctx, s.Config)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.ID, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 	"github.com/flowdiff/flowdiff-go/registry/conformance"
@@ -105,11 +106,11 @@ func TestConformanceInGraph(t *testing.T) {
 		e, _ := registry.Lookup(id)
 		cfg := e.Config()
 		schema.Decode(nil, cfg, "")
-		v, err := e.New(cfg)
+		v, err := e.New(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		run, err := operators.NewGraphRunner(b, v.(operators.Operator))
+		run, err := operators.NewGraphRunner(b, v.(part.Operator))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,13 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"math"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/flowdiff/flowdiff-go/core/prior"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -87,21 +88,21 @@ func (s PriorSpec) MarshalYAML() (any, error) {
 // WeightedPrior is an extra prior of the flow loss with its weight.
 type WeightedPrior struct {
 	Name   string // for logs and errors: the registry ID, or a caller's name
-	Prior  prior.Prior
+	Prior  part.Prior
 	Weight float64
 }
 
 // BuildPriors builds the priors of train.priors.
-func BuildPriors(specs []PriorSpec) ([]WeightedPrior, error) {
+func BuildPriors(ctx context.Context, specs []PriorSpec) ([]WeightedPrior, error) {
 	out := make([]WeightedPrior, 0, len(specs))
 	for i := range specs {
-		v, err := specs[i].Build()
+		v, err := specs[i].Build(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("train.priors[%d]: %w", i, err)
 		}
-		p, ok := v.(prior.Prior)
+		p, ok := v.(part.Prior)
 		if !ok {
-			return nil, fmt.Errorf("train.priors[%d]: %s built a %T, which is not a prior.Prior", i, specs[i].ID, v)
+			return nil, fmt.Errorf("train.priors[%d]: %s built a %T, which is not a part.Prior", i, specs[i].ID, v)
 		}
 		out = append(out, WeightedPrior{Name: specs[i].ID, Prior: p, Weight: specs[i].Weight})
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
 	"github.com/flowdiff/flowdiff-go/core/flow"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Scopes of the two models' variables in the shared context.
@@ -29,16 +30,16 @@ const (
 // operator parameters, the forward operator A and the noise model N.
 type Problem struct {
 	Obs    *batch.Batch
-	Params operators.Params
+	Params part.Params
 	// Op is A: any operator; operators.NewCompose() is the identity. One with an in-graph form
 	// (operators.HasGraph) together with a GraphNoise trains on the in-graph path, any other
 	// combination (a plugin's operator or noise model) by gradient injection.
-	Op    operators.Operator
-	Noise operators.NoiseModel
+	Op    part.Operator
+	Noise part.NoiseModel
 	// Clean is the shape of the images to reconstruct (x), which may differ from Obs's.
 	Clean batch.Shape
 	// Priors are extra priors added to the flow loss besides those of Config.Priors (a caller
-	// that holds prior.Prior values, such as a test or a plugin host, passes them here).
+	// that holds part.Prior values, such as a test or a plugin host, passes them here).
 	Priors []WeightedPrior
 }
 
@@ -86,7 +87,7 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 		log.Info("the data term is trained by gradient injection (the operator or the noise model has no in-graph form)",
 			"operator", fmt.Sprintf("%T", prob.Op), "noise", fmt.Sprintf("%T", prob.Noise))
 	}
-	priors, err := BuildPriors(cfg.Priors)
+	priors, err := BuildPriors(ctx, cfg.Priors)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func baseImages(ctx context.Context, prob Problem) (*batch.Batch, error) {
 	if o.H == prob.Clean.H && o.W == prob.Clean.W && o.C == prob.Clean.C {
 		return prob.Obs, nil
 	}
-	if !operators.IsLinear(prob.Op) {
+	if !part.IsLinear(prob.Op) {
 		return nil, fmt.Errorf("observations of shape %s differ from images of shape %s and the operator is not linear: cannot form A^T y", o, prob.Clean)
 	}
 	zero := batch.New(o.N, prob.Clean.H, prob.Clean.W, prob.Clean.C)
@@ -237,7 +238,7 @@ type stepInputs struct {
 	z, eps                *batch.Batch
 	tIdx, sa, s1m, weight []float32
 	y, base               *batch.Batch
-	params                operators.Params
+	params                part.Params
 }
 
 func (t *Trainer) draw(phase, step int) stepInputs {
@@ -277,7 +278,7 @@ func gaussian(rng *rand.Rand, n int, s batch.Shape) *batch.Batch {
 
 func toTensor(b *batch.Batch) *tensors.Tensor { return operators.ToTensor(b) }
 
-func (t *Trainer) paramTensors(p operators.Params) []any {
+func (t *Trainer) paramTensors(p part.Params) []any {
 	out := make([]any, len(t.keys))
 	for i, k := range t.keys {
 		out[i] = toTensor(p[k])

@@ -10,7 +10,7 @@ import (
 	"sync"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/plugins/protocol"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -29,8 +29,8 @@ func entry(p *Plugin, part Part) (registry.Entry, error) {
 		typ = t
 		e.Config = func() any { return newConfig(typ) }
 	}
-	e.New = func(cfg any) (any, error) {
-		return p.Build(context.Background(), part, cfg)
+	e.New = func(ctx context.Context, cfg any) (any, error) {
+		return p.Build(ctx, part, cfg)
 	}
 	return e, nil
 }
@@ -125,8 +125,8 @@ func (b *base) checkValues(method string, v []float64, n int, allowInf bool) err
 	return nil
 }
 
-// Operator is a plugin's forward operator: it implements operators.Operator and
-// operators.LinearOperator by calls into the plugin process.
+// Operator is a plugin's forward operator: it implements part.Operator and
+// part.LinearOperator by calls into the plugin process.
 type Operator struct {
 	base
 	linear bool
@@ -134,18 +134,18 @@ type Operator struct {
 	shapes map[batch.Shape]batch.Shape // OutShape answers, per input shape
 }
 
-// IsLinear implements operators.LinearOperator, as the plugin describes the part.
+// IsLinear implements part.LinearOperator, as the plugin describes the part.
 func (o *Operator) IsLinear() bool { return o.linear }
 
-// OutShape implements operators.Operator (asked once per input shape, then cached).
-func (o *Operator) OutShape(in batch.Shape) (batch.Shape, error) {
+// OutShape implements part.Operator (asked once per input shape, then cached).
+func (o *Operator) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
 	o.mu.Lock()
 	out, ok := o.shapes[in]
 	o.mu.Unlock()
 	if ok {
 		return out, nil
 	}
-	err := o.do(context.Background(), "OutShape", func(ctx context.Context, rpc *protocol.Client) (err error) {
+	err := o.do(ctx, "OutShape", func(ctx context.Context, rpc *protocol.Client) (err error) {
 		out, err = rpc.OutShape(ctx, o.handle, in)
 		return err
 	})
@@ -158,12 +158,12 @@ func (o *Operator) OutShape(in batch.Shape) (batch.Shape, error) {
 	return out, nil
 }
 
-// SampleParams implements operators.Operator: two words drawn from rng seed the plugin's
+// SampleParams implements part.Operator: two words drawn from rng seed the plugin's
 // stream, so the parameters are deterministic given rng. Each must have n samples.
-func (o *Operator) SampleParams(rng *rand.Rand, in batch.Shape) (operators.Params, error) {
-	var p operators.Params
+func (o *Operator) SampleParams(ctx context.Context, rng *rand.Rand, in batch.Shape) (part.Params, error) {
+	var p part.Params
 	seed := [2]uint64{rng.Uint64(), rng.Uint64()}
-	err := o.do(context.Background(), "SampleParams", func(ctx context.Context, rpc *protocol.Client) (err error) {
+	err := o.do(ctx, "SampleParams", func(ctx context.Context, rpc *protocol.Client) (err error) {
 		p, err = rpc.SampleParams(ctx, o.handle, in, seed)
 		return err
 	})
@@ -181,9 +181,9 @@ func (o *Operator) SampleParams(rng *rand.Rand, in batch.Shape) (operators.Param
 	return p, nil
 }
 
-// Apply implements operators.Operator.
-func (o *Operator) Apply(ctx context.Context, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
-	want, err := o.OutShape(x.Shape)
+// Apply implements part.Operator.
+func (o *Operator) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
+	want, err := o.OutShape(ctx, x.Shape)
 	if err != nil {
 		return nil, err
 	}
@@ -198,8 +198,8 @@ func (o *Operator) Apply(ctx context.Context, x *batch.Batch, p operators.Params
 	return y, o.checkTensor("Apply", y, want)
 }
 
-// VJP implements operators.Operator.
-func (o *Operator) VJP(ctx context.Context, x, v *batch.Batch, p operators.Params) (*batch.Batch, error) {
+// VJP implements part.Operator.
+func (o *Operator) VJP(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
 	var g *batch.Batch
 	err := o.do(ctx, "VJP", func(ctx context.Context, rpc *protocol.Client) (err error) {
 		g, err = rpc.VJP(ctx, o.handle, x, v, p)
@@ -212,6 +212,6 @@ func (o *Operator) VJP(ctx context.Context, x, v *batch.Batch, p operators.Param
 }
 
 var (
-	_ operators.Operator       = (*Operator)(nil)
-	_ operators.LinearOperator = (*Operator)(nil)
+	_ part.Operator       = (*Operator)(nil)
+	_ part.LinearOperator = (*Operator)(nil)
 )

@@ -5,21 +5,19 @@ import (
 	"math/rand/v2"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/metrics"
-	"github.com/flowdiff/flowdiff-go/core/operators"
-	"github.com/flowdiff/flowdiff-go/core/prior"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/plugins/protocol"
 )
 
-// Noise is a plugin's noise model: it implements operators.NoiseModel. The calls have no
+// Noise is a plugin's noise model: it implements part.NoiseModel. The calls have no
 // context in that interface; each runs under the plugin's per-call deadline.
 type Noise struct{ base }
 
-// Sample implements operators.NoiseModel: two words drawn from rng seed the plugin's stream.
-func (n *Noise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
+// Sample implements part.NoiseModel: two words drawn from rng seed the plugin's stream.
+func (n *Noise) Sample(ctx context.Context, rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	seed := protocol.Seed{rng.Uint64(), rng.Uint64()}
 	var y *batch.Batch
-	err := n.do(context.Background(), "Sample", func(ctx context.Context, rpc *protocol.Client) (err error) {
+	err := n.do(ctx, "Sample", func(ctx context.Context, rpc *protocol.Client) (err error) {
 		y, err = rpc.NoiseSample(ctx, n.handle, ax, seed)
 		return err
 	})
@@ -29,10 +27,10 @@ func (n *Noise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	return y, n.checkTensor("Sample", y, ax.Shape)
 }
 
-// NLL implements operators.NoiseModel.
-func (n *Noise) NLL(y, ax *batch.Batch) ([]float64, error) {
+// NLL implements part.NoiseModel.
+func (n *Noise) NLL(ctx context.Context, y, ax *batch.Batch) ([]float64, error) {
 	var v []float64
-	err := n.do(context.Background(), "NLL", func(ctx context.Context, rpc *protocol.Client) (err error) {
+	err := n.do(ctx, "NLL", func(ctx context.Context, rpc *protocol.Client) (err error) {
 		v, err = rpc.NLL(ctx, n.handle, y, ax)
 		return err
 	})
@@ -42,10 +40,10 @@ func (n *Noise) NLL(y, ax *batch.Batch) ([]float64, error) {
 	return v, n.checkValues("NLL", v, ax.N, false)
 }
 
-// NLLGrad implements operators.NoiseModel.
-func (n *Noise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) {
+// NLLGrad implements part.NoiseModel.
+func (n *Noise) NLLGrad(ctx context.Context, y, ax *batch.Batch) (*batch.Batch, error) {
 	var g *batch.Batch
-	err := n.do(context.Background(), "NLLGrad", func(ctx context.Context, rpc *protocol.Client) (err error) {
+	err := n.do(ctx, "NLLGrad", func(ctx context.Context, rpc *protocol.Client) (err error) {
 		g, err = rpc.NLLGrad(ctx, n.handle, y, ax)
 		return err
 	})
@@ -56,12 +54,12 @@ func (n *Noise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) {
 }
 
 // NoiseWithMoments is a plugin noise model that states its moments: it also implements
-// operators.NoiseMoments, so the conformance suite checks its samples against them.
+// part.NoiseMoments, so the conformance suite checks its samples against them.
 type NoiseWithMoments struct{ Noise }
 
-// Moments implements operators.NoiseMoments.
-func (n *NoiseWithMoments) Moments(ax *batch.Batch) (mean, variance *batch.Batch, err error) {
-	err = n.do(context.Background(), "Moments", func(ctx context.Context, rpc *protocol.Client) (err error) {
+// Moments implements part.NoiseMoments.
+func (n *NoiseWithMoments) Moments(ctx context.Context, ax *batch.Batch) (mean, variance *batch.Batch, err error) {
+	err = n.do(ctx, "Moments", func(ctx context.Context, rpc *protocol.Client) (err error) {
 		mean, variance, err = rpc.Moments(ctx, n.handle, ax)
 		return err
 	})
@@ -74,10 +72,10 @@ func (n *NoiseWithMoments) Moments(ax *batch.Batch) (mean, variance *batch.Batch
 	return mean, variance, n.checkTensor("Moments", variance, ax.Shape)
 }
 
-// Prior is a plugin's prior: it implements prior.Prior.
+// Prior is a plugin's prior: it implements part.Prior.
 type Prior struct{ base }
 
-// Energy implements prior.Prior.
+// Energy implements part.Prior.
 func (p *Prior) Energy(ctx context.Context, x *batch.Batch) ([]float64, *batch.Batch, error) {
 	var e []float64
 	var g *batch.Batch
@@ -94,17 +92,17 @@ func (p *Prior) Energy(ctx context.Context, x *batch.Batch) ([]float64, *batch.B
 	return e, g, p.checkTensor("Energy", g, x.Shape)
 }
 
-// Metric is a plugin's image-quality metric: it implements metrics.Metric. Values may be
+// Metric is a plugin's image-quality metric: it implements part.Metric. Values may be
 // infinite (a PSNR of identical images) but not NaN.
 type Metric struct {
 	base
 	higher bool
 }
 
-// HigherIsBetter implements metrics.Metric, as the plugin describes the part.
+// HigherIsBetter implements part.Metric, as the plugin describes the part.
 func (m *Metric) HigherIsBetter() bool { return m.higher }
 
-// Compute implements metrics.Metric.
+// Compute implements part.Metric.
 func (m *Metric) Compute(ctx context.Context, ref, img *batch.Batch) ([]float64, error) {
 	var v []float64
 	err := m.do(ctx, "Compute", func(ctx context.Context, rpc *protocol.Client) (err error) {
@@ -118,8 +116,8 @@ func (m *Metric) Compute(ctx context.Context, ref, img *batch.Batch) ([]float64,
 }
 
 var (
-	_ operators.NoiseModel   = (*Noise)(nil)
-	_ operators.NoiseMoments = (*NoiseWithMoments)(nil)
-	_ prior.Prior            = (*Prior)(nil)
-	_ metrics.Metric         = (*Metric)(nil)
+	_ part.NoiseModel   = (*Noise)(nil)
+	_ part.NoiseMoments = (*NoiseWithMoments)(nil)
+	_ part.Prior        = (*Prior)(nil)
+	_ part.Metric       = (*Metric)(nil)
 )

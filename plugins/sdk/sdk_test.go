@@ -34,13 +34,13 @@ func TestParamDocs(t *testing.T) {
 
 // TestConfigure checks strict decoding and validation of the host's JSON on the plugin side.
 func TestConfigure(t *testing.T) {
+	ctx := t.Context()
 	e := registry.Entry{ID: "t.op", Kind: registry.KindPrior, Config: func() any { return &goodConfig{} },
-		New: func(cfg any) (any, error) { return cfg, nil }}
+		New: func(_ context.Context, cfg any) (any, error) { return cfg, nil }}
 	srv, err := NewServer(Plugin{Name: "t", Parts: []registry.Entry{e}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	if _, err := srv.Configure(ctx, "t.op", []byte(`{"sigma": 2, "names": ["a"]}`)); err != nil {
 		t.Errorf("valid parameters: %v", err)
 	}

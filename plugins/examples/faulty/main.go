@@ -25,7 +25,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/plugins/protocol"
 	"github.com/flowdiff/flowdiff-go/plugins/sdk"
 	"github.com/flowdiff/flowdiff-go/registry"
@@ -39,11 +39,13 @@ type Config struct {
 // Op is faulty.op.
 type Op struct{ mode string }
 
-func (o *Op) OutShape(in batch.Shape) (batch.Shape, error)                   { return in, nil }
-func (o *Op) SampleParams(*rand.Rand, batch.Shape) (operators.Params, error) { return nil, nil }
-func (o *Op) IsLinear() bool                                                 { return true }
+func (o *Op) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) { return in, nil }
+func (o *Op) SampleParams(context.Context, *rand.Rand, batch.Shape) (part.Params, error) {
+	return nil, nil
+}
+func (o *Op) IsLinear() bool { return true }
 
-func (o *Op) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+func (o *Op) Apply(_ context.Context, x *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	cwd, _ := os.Getwd()
 	fmt.Fprintf(os.Stderr, "faulty: Apply on %s in mode %s (working folder %s)\n", x.Shape, o.mode, cwd)
 	switch o.mode {
@@ -65,7 +67,7 @@ func (o *Op) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (*batc
 	return scale(x), nil
 }
 
-func (o *Op) VJP(_ context.Context, _, v *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+func (o *Op) VJP(_ context.Context, _, v *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	return scale(v), nil
 }
 
@@ -80,7 +82,7 @@ func scale(x *batch.Batch) *batch.Batch {
 var entry = registry.Entry{
 	ID: "faulty.op", Kind: registry.KindOperator, Linear: true, Summary: "y = 2x, misbehaving as mode says (for fault tests)",
 	Config: func() any { return &Config{} },
-	New:    func(cfg any) (any, error) { return &Op{mode: cfg.(*Config).Mode}, nil },
+	New:    func(_ context.Context, cfg any) (any, error) { return &Op{mode: cfg.(*Config).Mode}, nil },
 }
 
 func main() {
