@@ -33,9 +33,10 @@ run: build
 	./$(BIN) run $(PIPELINE) $(if $(OUT),--out $(OUT))
 
 # deps installs what the tests need beyond Go: Debian's python3-grpcio and python3-protobuf for
-# the Python example plugin. Idempotent.
+# the Python example plugin, chromium to look at report.html as a person would. Idempotent.
 deps:
 	$(call apt_need,$(PYTHON) -c 'import grpc; import google.protobuf',python3-grpcio python3-protobuf)
+	$(call apt_need,command -v chromium,--no-install-recommends chromium)
 
 # proto regenerates the committed gRPC code of plugins/internal/proto (Go) and of the Python example.
 proto:
