@@ -17,6 +17,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
 	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/progress"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )
@@ -65,7 +66,7 @@ func toImage(b *batch.Batch) *batch.Batch {
 // x0_hat with the observations' operator, which acts on [0,1] intensities. Its VJP is
 // J_A((x+1)/2)ᵀ v / 2. It keeps A's in-graph form when A has one; otherwise (a plugin's
 // operator) DPS takes the gradient-injection path through Apply and VJP.
-type modelRangeOp struct{ operators.Operator }
+type modelRangeOp struct{ part.Operator }
 
 func toUnit(x *batch.Batch) *batch.Batch {
 	u := x.Clone()
@@ -75,11 +76,11 @@ func toUnit(x *batch.Batch) *batch.Batch {
 	return u
 }
 
-func (m modelRangeOp) Apply(ctx context.Context, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (m modelRangeOp) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	return m.Operator.Apply(ctx, toUnit(x), p)
 }
 
-func (m modelRangeOp) VJP(ctx context.Context, x, v *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (m modelRangeOp) VJP(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
 	g, err := m.Operator.VJP(ctx, toUnit(x), v, p)
 	if err != nil {
 		return nil, err
@@ -98,7 +99,7 @@ func (m modelRangeGraphOp) ApplyGraph(x *graph.Node, p map[string]*graph.Node) *
 }
 
 // inModelRange wraps op as modelRangeGraphOp when it has an in-graph form, else modelRangeOp.
-func inModelRange(op operators.Operator) operators.Operator {
+func inModelRange(op part.Operator) part.Operator {
 	if operators.HasGraph(op) {
 		return modelRangeGraphOp{modelRangeOp{op}}
 	}
@@ -110,15 +111,15 @@ func inModelRange(op operators.Operator) operators.Operator {
 // state their variance; otherwise w_j = mean(v)/v_j with v_j the noise variance at y_j (floored
 // at 1% of the mean variance), which is Algorithm 2's Λ_jj ∝ 1/y_j for Poisson noise, scaled
 // so that the mean weight is 1 and zeta keeps its meaning.
-func dpsWeights(nm operators.NoiseModel, y *batch.Batch) (*batch.Batch, error) {
+func dpsWeights(ctx context.Context, nm part.NoiseModel, y *batch.Batch) (*batch.Batch, error) {
 	if _, gaussian := nm.(*operators.GaussianNoise); gaussian || nm == nil {
 		return nil, nil
 	}
-	mom, ok := nm.(operators.NoiseMoments)
+	mom, ok := nm.(part.NoiseMoments)
 	if !ok {
 		return nil, nil
 	}
-	_, v, err := mom.Moments(y)
+	_, v, err := mom.Moments(ctx, y)
 	if err != nil {
 		return nil, fmt.Errorf("dps weights: %w", err)
 	}
@@ -241,14 +242,14 @@ func (ps *priorSampler) priorJob(dir string, n int, shape batch.Shape, kind stri
 // dpsJob restores the first n observations of obs (with their operator parameters) by DPS
 // with step size zeta over steps steps (0: all T), guiding through op applied to the prior's
 // images and weighting the residual for noise model nm (see dpsWeights).
-func (ps *priorSampler) dpsJob(dir string, obs *batch.Batch, params operators.Params, op operators.Operator,
-	nm operators.NoiseModel, clean batch.Shape, n, steps int, zeta float64, seed int64) (sampleJob, error) {
+func (ps *priorSampler) dpsJob(dir string, obs *batch.Batch, params part.Params, op part.Operator,
+	nm part.NoiseModel, clean batch.Shape, n, steps int, zeta float64, seed int64) (sampleJob, error) {
 	n = min(n, obs.N)
 	settings := map[string]any{"zeta": zeta, "steps": steps, "seed": seed, "shape": clean.String(), "n": n}
 	return sampleJob{name: "dps", dir: dir, settings: settings, n: n, shape: clean,
 		draw: func(ctx context.Context, from, to int) (*batch.Batch, error) {
 			y := obs.Slice(from, to)
-			w, err := dpsWeights(nm, y)
+			w, err := dpsWeights(ctx, nm, y)
 			if err != nil {
 				return nil, err
 			}

@@ -116,14 +116,14 @@ func (t *Trainer) dataTerm(ctx context.Context, x *batch.Batch, in stepInputs) (
 	if ax.Shape != in.y.Shape {
 		return nil, nil, fmt.Errorf("forward operator: A(x) has shape %s, the observations %s", ax.Shape, in.y.Shape)
 	}
-	nll, err := noise.NLL(in.y, ax)
+	nll, err := noise.NLL(ctx, in.y, ax)
 	if err != nil {
 		return nil, nil, fmt.Errorf("noise model NLL: %w", err)
 	}
 	if len(nll) != x.N {
 		return nil, nil, fmt.Errorf("noise model NLL: %d values for a batch of %d", len(nll), x.N)
 	}
-	v, err := noise.NLLGrad(in.y, ax)
+	v, err := noise.NLLGrad(ctx, in.y, ax)
 	if err != nil {
 		return nil, nil, fmt.Errorf("noise model NLL gradient: %w", err)
 	}

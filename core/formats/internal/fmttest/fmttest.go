@@ -85,8 +85,8 @@ func RunPython(t testing.TB, python, script string, args ...string) []byte {
 	return out
 }
 
-// SharedData returns the folder shared/data/sub, found through $FLOWDIFF_SHARED or as
-// ../shared next to the repository root (the folder holding go.mod), or skips the test.
+// SharedData returns the folder shared/data/sub, found through $FLOWDIFF_SHARED or as the
+// folder "shared" beside the repository root (the folder holding go.mod), or skips the test.
 func SharedData(t testing.TB, sub string) string {
 	t.Helper()
 	var roots []string

@@ -1745,7 +1745,7 @@ const file_flowdiff_proto_rawDesc = "" +
 	"\x05Prior\x12O\n" +
 	"\x06Energy\x12!.flowdiff.plugin.v1.EnergyRequest\x1a\".flowdiff.plugin.v1.EnergyResponse2\\\n" +
 	"\x06Metric\x12R\n" +
-	"\aCompute\x12\".flowdiff.plugin.v1.ComputeRequest\x1a#.flowdiff.plugin.v1.ComputeResponseB8Z6github.com/flowdiff/flowdiff-go/plugins/proto;pluginpbb\x06proto3"
+	"\aCompute\x12\".flowdiff.plugin.v1.ComputeRequest\x1a#.flowdiff.plugin.v1.ComputeResponseBAZ?github.com/flowdiff/flowdiff-go/plugins/internal/proto;pluginpbb\x06proto3"
 
 var (
 	file_flowdiff_proto_rawDescOnce sync.Once
