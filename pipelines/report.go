@@ -228,19 +228,28 @@ func calibrationSection(page *report.Page, m *MetricsFile) {
 }
 
 // imageSections draws grid.png (truth, observation, posterior mean, std, sample, DPS) and
-// prior.png from the run folder's arrays and adds them to the page.
+// prior.png from the run folder's arrays and adds them to the page. Without clean test images
+// (observations without references) the grid starts with the observations.
 func imageSections(page *report.Page, dir string, n int, log *slog.Logger) error {
+	var rows []report.Row
+	var labels []string
 	truth, err := corrupt.ReadClean(filepath.Join(dir, testStore))
-	if err != nil {
-		log.Info("report: no clean test images; image grid left out", "reason", err)
-	} else {
+	set, serr := corrupt.Read(filepath.Join(dir, testStore))
+	switch {
+	case err == nil:
 		n = min(n, truth.N)
-		rows := []report.Row{{Label: "truth", Images: truth.Slice(0, n)}}
-		var labels []string
-		labels = append(labels, "truth")
-		if set, err := corrupt.Read(filepath.Join(dir, testStore)); err == nil && set.Observations.ImageSize() == truth.ImageSize() {
+		rows, labels = append(rows, report.Row{Label: "truth", Images: truth.Slice(0, n)}), append(labels, "truth")
+		if serr == nil && set.Observations.ImageSize() == truth.ImageSize() {
 			rows, labels = append(rows, report.Row{Label: "observation", Images: set.Observations.Slice(0, n)}), append(labels, "observation")
 		}
+	case serr == nil:
+		n = min(n, set.Observations.N)
+		rows, labels = append(rows, report.Row{Label: "observation", Images: set.Observations.Slice(0, n)}), append(labels, "observation")
+	default:
+		log.Info("report: no test images; image grid left out", "reason", err)
+	}
+	if len(rows) > 0 {
+		size := rows[0].Images.ImageSize()
 		peak := float32(0)
 		for _, f := range []struct{ file, label string }{
 			{trainDir + "/posterior_mean.npy", "flow posterior mean"},
@@ -249,7 +258,7 @@ func imageSections(page *report.Page, dir string, n int, log *slog.Logger) error
 			{sampleDir + "/dps.npy", "DPS sample"},
 		} {
 			b, err := readBatch(filepath.Join(dir, f.file))
-			if err != nil || b.ImageSize() != truth.ImageSize() {
+			if err != nil || b.ImageSize() != size {
 				continue
 			}
 			b = b.Slice(0, min(n, b.N))
@@ -276,11 +285,11 @@ func imageSections(page *report.Page, dir string, n int, log *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	var rows []report.Row
+	var priorRows []report.Row
 	for from := 0; from < prior.N; from += 8 {
-		rows = append(rows, report.Row{Label: "prior", Images: prior.Slice(from, min(prior.N, from+8))})
+		priorRows = append(priorRows, report.Row{Label: "prior", Images: prior.Slice(from, min(prior.N, from+8))})
 	}
-	if err := report.WriteGridPNG(filepath.Join(dir, "prior.png"), rows, min(8, prior.N)); err != nil {
+	if err := report.WriteGridPNG(filepath.Join(dir, "prior.png"), priorRows, min(8, prior.N)); err != nil {
 		return err
 	}
 	page.H2("Samples from the learned prior")

@@ -78,7 +78,14 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		return nil, err
 	}
 	clean, err := corrupt.ReadClean(filepath.Join(req.RunDir, testStore))
-	if err != nil {
+	var shape batch.Shape
+	switch {
+	case err == nil:
+		shape = clean.Shape
+	case p.Data != nil && p.Data.Source == "observations":
+		// Observations without references: the images' shape is the data section's.
+		shape, clean = batch.Shape{N: 1, H: p.Data.Size, W: p.Data.Size, C: p.Data.Channels}, nil
+	default:
 		return nil, fmt.Errorf("sample: the run's clean test images: %w", err)
 	}
 	var job sampleJob
@@ -95,7 +102,7 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		if req.Sampler == "ddim" {
 			name += "-steps" + strconv.Itoa(steps)
 		}
-		job = ps.priorJob("", n, clean.Shape, req.Sampler, steps, pick64(req.Seed, r.Seed("sample.prior")))
+		job = ps.priorJob("", n, shape, req.Sampler, steps, pick64(req.Seed, r.Seed("sample.prior")))
 	case "dps":
 		set, err := corrupt.Read(filepath.Join(req.RunDir, testStore))
 		if err != nil {
@@ -116,7 +123,7 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		}
 		name = fmt.Sprintf("dps-n%d-steps%d-zeta%g", n, steps, zeta)
 		obs = set.Observations.Slice(0, n)
-		if job, err = ps.dpsJob("", set.Observations, set.Params, fwd.Op, fwd.Noise, clean.Shape,
+		if job, err = ps.dpsJob("", set.Observations, set.Params, fwd.Op, fwd.Noise, shape,
 			n, steps, zeta, pick64(req.Seed, r.Seed("sample.dps"))); err != nil {
 			return nil, err
 		}
@@ -136,7 +143,10 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		return nil, err
 	}
 	rows := []report.Row{{Label: req.Sampler, Images: res.Images}}
-	if obs != nil {
+	if obs != nil && clean == nil && obs.ImageSize() == res.Images.ImageSize() {
+		rows = []report.Row{{Label: "observation", Images: obs}, {Label: "dps", Images: res.Images}}
+	}
+	if obs != nil && clean != nil {
 		truth := clean.Slice(0, res.Images.N)
 		rows = []report.Row{{Label: "truth", Images: truth}}
 		if obs.ImageSize() == truth.ImageSize() {

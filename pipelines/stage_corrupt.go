@@ -19,6 +19,9 @@ const (
 // runCorrupt applies the pipeline's forward model y = N(A(x)) to the clean train and test
 // images and stores observations, per-sample parameters and (apart) the clean images.
 func runCorrupt(ctx context.Context, r *Run) error {
+	if r.Data.observed != nil {
+		return storeObservations(ctx, r)
+	}
 	fwd, err := r.Forward(ctx)
 	if err != nil {
 		return err

@@ -28,6 +28,12 @@ type StageData struct {
 	Prior *batch.Batch
 	// Trainer holds the trained models for the stages after train.
 	Trainer *train.Trainer
+	// Clean is the shape of one image to reconstruct (N = 1): the clean images' shape, or
+	// for source: observations, data.size x data.size x data.channels.
+	Clean batch.Shape
+	// observed holds what source: observations read (nil for the other sources); Train and
+	// Test then hold the references, or are nil without them.
+	observed *observed
 }
 
 func (d *StageData) addEstimate(name string, b *batch.Batch) {
@@ -41,6 +47,9 @@ func (d *StageData) addEstimate(name string, b *batch.Batch) {
 // run simply loads them again.
 func runData(ctx context.Context, r *Run) error {
 	c := r.P.Data
+	if c.Source == "observations" {
+		return loadObservations(ctx, r)
+	}
 	var train, test *data.Dataset
 	var err error
 	switch c.Source {
@@ -92,6 +101,8 @@ func runData(ctx context.Context, r *Run) error {
 		return fmt.Errorf("data.channels is %d but %s images have %d", c.Channels, c.Source, train.Images.C)
 	}
 	r.Data.Train, r.Data.Test = train, test
+	r.Data.Clean = train.Images.Shape
+	r.Data.Clean.N = 1
 	r.Log.Info("data loaded", "source", train.Source, "train", train.Len(), "test", test.Len(),
 		"shape", train.Images.Shape.String())
 	return nil

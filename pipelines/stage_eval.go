@@ -28,14 +28,23 @@ var estimateOrder = []string{"input", "posterior_mean", "posterior_sample", "dps
 // its within-set terms leave out, which drives it below 0). With a flow posterior, its calibration is recorded as
 // calibration.coverage50/90/95 and calibration.mean_z2.
 func runEvaluate(ctx context.Context, r *Run) error {
-	if r.Data.Test == nil {
-		return fmt.Errorf("evaluate needs a data section: there are no clean test images to compare with")
-	}
 	specs := r.P.Evaluate.Metrics
 	if len(specs) == 0 {
 		for _, id := range registry.Default.IDs(registry.KindMetric) {
 			specs = append(specs, registry.Spec{ID: id})
 		}
+	}
+	if r.Data.Test == nil && r.Data.observed != nil {
+		// Observations without references: nothing clean to compare with. The residual
+		// diagnostics need none.
+		for _, s := range specs {
+			r.metrics.Notes[strings.TrimPrefix(s.ID, "metric.")] = "skipped: no clean references (data.reference_path); the residual diagnostics judge the restorations without them"
+		}
+		r.Log.Warn("no clean references: metrics that compare with a clean image are skipped; residual diagnostics only")
+		return r.recordResiduals(ctx)
+	}
+	if r.Data.Test == nil {
+		return fmt.Errorf("evaluate needs a data section: there are no clean test images to compare with")
 	}
 	if len(r.Data.Estimates) == 0 {
 		r.Log.Warn("nothing to evaluate: no estimates of the test images (add corruption, or a train stage)")

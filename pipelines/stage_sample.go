@@ -39,7 +39,7 @@ func sampleEnabled(p *Pipeline) bool { return p.Sample != nil && p.Train != nil 
 // diffusion prior's EMA weights, writing sample/prior.npy and sample/dps.npy (and PNG grids).
 // Each batch is kept as soon as it is done, so an interrupted stage resumes where it stopped.
 func runSample(ctx context.Context, r *Run) error {
-	if r.Data.Test == nil || r.Data.TestObs == nil {
+	if r.Data.TestObs == nil {
 		return errors.New("sample needs the test observations: add data and corruption sections")
 	}
 	be, err := r.Backend(ctx)
@@ -52,7 +52,8 @@ func runSample(ctx context.Context, r *Run) error {
 		return err
 	}
 	dir := r.Path(sampleDir)
-	clean := r.Data.Test.Images.Shape
+	clean := r.Data.Clean
+	clean.N = r.Data.TestObs.N
 	if c.Prior.N > 0 {
 		job := ps.priorJob(dir, c.Prior.N, clean, c.Prior.Sampler, c.Prior.Steps, r.Seed("sample.prior"))
 		x, err := job.run(ctx, c.Batch, r.Log)
@@ -114,7 +115,10 @@ func writeSampleGrids(r *Run) error {
 	}
 	if d := r.Data.Estimates["dps"]; d != nil {
 		n := d.N
-		rows := []report.Row{{Label: "truth", Images: r.Data.Test.Images.Slice(0, n)}}
+		var rows []report.Row
+		if r.Data.Test != nil {
+			rows = append(rows, report.Row{Label: "truth", Images: r.Data.Test.Images.Slice(0, n)})
+		}
 		if obs := r.Data.TestObs; obs.ImageSize() == d.ImageSize() {
 			rows = append(rows, report.Row{Label: "observation", Images: obs.Slice(0, n)})
 		}

@@ -34,8 +34,9 @@ func runTrain(ctx context.Context, r *Run) error {
 		return err
 	}
 	op, noise := fwd.Op, fwd.Noise
-	prob := train.Problem{Obs: r.Data.TrainObs, Params: r.Data.TrainParams, Op: op, Noise: noise,
-		Clean: r.Data.Train.Images.Shape}
+	clean := r.Data.Clean
+	clean.N = r.Data.TrainObs.N
+	prob := train.Problem{Obs: r.Data.TrainObs, Params: r.Data.TrainParams, Op: op, Noise: noise, Clean: clean}
 	tr, err := train.New(ctx, be, r.P.Train.Config, prob, r.Seed("train"), r.Log)
 	if err != nil {
 		return err
@@ -50,7 +51,8 @@ func runTrain(ctx context.Context, r *Run) error {
 		r.Log.Warn("training curve not plotted", "err", err)
 	}
 
-	test := train.Problem{Obs: r.Data.TestObs, Params: r.Data.TestParams, Op: op, Noise: noise, Clean: r.Data.Test.Images.Shape}
+	clean.N = r.Data.TestObs.N
+	test := train.Problem{Obs: r.Data.TestObs, Params: r.Data.TestParams, Op: op, Noise: noise, Clean: clean}
 	base, err := tr.Base(ctx, test)
 	if err != nil {
 		return err
