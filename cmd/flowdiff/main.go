@@ -78,6 +78,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			corruptCommand(),
 			opsCommand(),
 			sampleCommand(),
+			restoreCommand(),
 			reportCommand(),
 			compareCommand(),
 			metricsCommand(),

@@ -1,0 +1,277 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/flowdiff/flowdiff-go/core/backend"
+	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/observe"
+	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/progress"
+	"github.com/flowdiff/flowdiff-go/core/schema"
+	"github.com/flowdiff/flowdiff-go/core/train"
+)
+
+// RestoreSettings are the settings a restoration depends on; they are recorded in every
+// sidecar, and a rerun skips a file only when they are unchanged.
+type RestoreSettings struct {
+	Method  string `json:"method"`  // flow or dps
+	Draws   int    `json:"draws"`   // posterior draws per image for the mean and std
+	Samples int    `json:"samples"` // draws written out per image
+	Tiling  string `json:"tiling"`  // auto, whole or tiles
+	Tile    int    `json:"tile"`    // tile side, pixels
+	Overlap int    `json:"overlap"` // tile overlap, pixels
+	Batch   int    `json:"batch"`   // tiles per model call
+	Seed    int64  `json:"seed"`
+	// DPS only: guidance steps (0: all T) and step size.
+	Steps int     `json:"steps,omitempty"`
+	Zeta  float64 `json:"zeta,omitempty"`
+	// CheckpointStep is the step of the checkpoint the models come from.
+	CheckpointStep int `json:"checkpoint_step"`
+}
+
+// RestoreRequest is `flowdiff restore RUN_DIR INPUT... --out DIR`: restore observation files
+// with a finished run's models. Zero fields take the run's settings or the documented
+// defaults (see the CLI's help and docs/restore.md).
+type RestoreRequest struct {
+	RunDir  string
+	Inputs  []string // files, folders, glob patterns
+	Out     string
+	Method  string // flow (default) or dps
+	Draws   int    // 0: the run's train.posterior_samples (flow), 1 (dps)
+	Samples int    // draws written out per image (0: none)
+	Tiling  string // auto (default), whole or tiles
+	Tile    int    // 0: the run's data.size
+	Overlap int    // -1: none; 0: a quarter of the tile, rounded down to the alignment
+	Batch   int    // 0: the run's train.batch
+	Steps   int    // dps: 0: the run's sample.dps.steps
+	Zeta    float64
+	Seed    int64 // 0: the run's "restore" stream
+	Shard   observe.Shard
+	Backend string
+	Log     *slog.Logger
+	// stopAfter, when positive, stops after that many restored files with errStopped: the
+	// tests' stand-in for a killed process.
+	stopAfter int
+}
+
+// RestoreSummary counts what a restoration did.
+type RestoreSummary struct {
+	Files, Restored, Skipped int
+	Failed                   []string // "name: error"
+	Clipped                  int      // samples clipped to the output types' ranges, all files
+	Seconds                  float64
+}
+
+// Restore restores every input the shard owns into req.Out, file by file (memory holds one
+// file and its results), skipping files whose sidecar shows they are done. A file that fails
+// is logged and counted, and the others go on; the error then summarizes the failures.
+func Restore(ctx context.Context, req RestoreRequest) (*RestoreSummary, error) {
+	start := time.Now()
+	if req.Log == nil {
+		req.Log = slog.New(slog.DiscardHandler)
+	}
+	if req.Out == "" {
+		return nil, errors.New("restore needs --out: the folder of the restored files")
+	}
+	p, err := Load(filepath.Join(req.RunDir, PipelineFileName))
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if p.Train == nil || p.Data == nil {
+		return nil, fmt.Errorf("restore: the run %s has no data and train sections, so no trained models", req.RunDir)
+	}
+	all, err := observe.List(req.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNoOverwrite(all, req.Out); err != nil {
+		return nil, err
+	}
+	files := req.Shard.Select(all)
+	rs, closeModels, err := openRestorer(ctx, req, p)
+	if err != nil {
+		return nil, err
+	}
+	defer closeModels()
+	sum := &RestoreSummary{Files: len(files)}
+	req.Log.Info("restore started", "run", req.RunDir, "inputs", len(all), "shard", req.Shard.String(), "files", len(files),
+		"method", rs.set.Method, "draws", rs.set.Draws, "tiling", rs.set.Tiling, "tile", rs.set.Tile, "out", req.Out)
+	meter := progress.New(req.Log, "restore", "file", len(files))
+	job := restoreJob{rs: rs, p: p, runDir: req.RunDir, out: req.Out}
+	for i, in := range files {
+		if err := ctx.Err(); err != nil {
+			return sum, fmt.Errorf("restore interrupted after %d of %d files: %w (run the same command again to continue)", i, len(files), err)
+		}
+		if req.stopAfter > 0 && sum.Restored == req.stopAfter {
+			return sum, errStopped
+		}
+		res, err := job.file(ctx, in)
+		switch {
+		case err != nil:
+			sum.Failed = append(sum.Failed, in.Rel+": "+err.Error())
+			req.Log.Error("restore failed; going on with the other files", "file", in.Path, "err", err)
+		case res.skipped:
+			sum.Skipped++
+		default:
+			sum.Restored++
+			sum.Clipped += res.clipped
+		}
+		meter.Update(i+1, "file", in.Rel)
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	req.Log.Info("restore finished", "restored", sum.Restored, "skipped", sum.Skipped, "failed", len(sum.Failed),
+		"clipped", sum.Clipped, "seconds", fmt.Sprintf("%.1f", sum.Seconds))
+	if len(sum.Failed) > 0 {
+		return sum, fmt.Errorf("restore: %d of %d files failed:\n  %s", len(sum.Failed), len(files), strings.Join(sum.Failed, "\n  "))
+	}
+	return sum, nil
+}
+
+var errStopped = errors.New("stopped by test")
+
+// checkNoOverwrite refuses an output folder where some output would replace an input.
+func checkNoOverwrite(inputs []observe.Input, out string) error {
+	outAbs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	for _, in := range inputs {
+		inAbs, err := filepath.Abs(in.Path)
+		if err != nil {
+			return err
+		}
+		for _, o := range outputNames(in.Rel, 1) {
+			path := filepath.Join(outAbs, filepath.FromSlash(o.rel))
+			if path == inAbs || strings.TrimSuffix(path, ".json") == inAbs || sameFile(path, inAbs) {
+				return fmt.Errorf("restore: output %s would overwrite the input %s: choose an --out folder apart from the inputs", path, in.Path)
+			}
+		}
+	}
+	return nil
+}
+
+func sameFile(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+// openRestorer resolves the settings against the run and loads the models they need.
+func openRestorer(ctx context.Context, req RestoreRequest, p *Pipeline) (*restorer, func(), error) {
+	c := p.Train.Config
+	set := RestoreSettings{Method: req.Method, Draws: req.Draws, Samples: req.Samples, Tiling: req.Tiling,
+		Tile: pick(req.Tile, p.Data.Size), Overlap: req.Overlap, Batch: pick(req.Batch, c.Batch), Seed: req.Seed}
+	if set.Method == "" {
+		set.Method = "flow"
+	}
+	if set.Tiling == "" {
+		set.Tiling = "auto"
+	}
+	if set.Seed == 0 {
+		set.Seed = (&Run{P: p}).Seed("restore")
+	}
+	switch set.Method {
+	case "flow":
+		set.Draws = pick(set.Draws, p.Train.PosteriorSamples)
+	case "dps":
+		set.Draws = pick(set.Draws, 1)
+		sc := SampleConfig{}
+		if err := schema.Decode(nil, &sc, "sample").Err(); err != nil {
+			return nil, nil, err
+		}
+		if p.Sample != nil {
+			sc = *p.Sample
+		}
+		set.Steps, set.Zeta = pick(req.Steps, sc.DPS.Steps), sc.DPS.Zeta
+		if req.Zeta > 0 {
+			set.Zeta = req.Zeta
+		}
+	default:
+		return nil, nil, fmt.Errorf("restore: --method %q: want flow or dps", set.Method)
+	}
+	set.Draws = max(set.Draws, set.Samples)
+	if set.Tiling != "auto" && set.Tiling != "whole" && set.Tiling != "tiles" {
+		return nil, nil, fmt.Errorf("restore: --tiling %q: want auto, whole or tiles", set.Tiling)
+	}
+	if set.Draws < 1 || set.Samples < 0 || set.Batch < 1 {
+		return nil, nil, fmt.Errorf("restore: draws %d, samples %d and batch %d must be positive (samples may be 0)", set.Draws, set.Samples, set.Batch)
+	}
+	rs := &restorer{align: 1 << pick(c.Flow.Levels, 2)}
+	if set.Method == "dps" {
+		u := c.UNet.WithDefaults()
+		rs.align = max(rs.align, u.Patch<<(len(u.Multipliers)-1))
+	}
+	switch {
+	case req.Overlap < 0:
+		set.Overlap = 0
+	case req.Overlap == 0:
+		set.Overlap = set.Tile / 4 / rs.align * rs.align
+	}
+	if err := set.checkTile(rs.align); err != nil {
+		return nil, nil, fmt.Errorf("restore: %w", err)
+	}
+	ops, noise, err := operators.FromSpecs(ctx, p.Corruption)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs.fwd = &Forward{Ops: ops, Op: operators.NewCompose(ops...), Noise: noise}
+	closers := []func(){func() { rs.fwd.Close() }}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if err := checkRestorable(ctx, rs.fwd, p.Data); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	be, err := backend.New(ctx, backend.Resolve(req.Backend, p.Backend))
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	closers = append(closers, be.Finalize)
+	dir := filepath.Join(req.RunDir, trainDir)
+	if set.Method == "flow" {
+		if rs.flow, err = train.NewFlowGenerator(be, dir, c.Flow); err == nil {
+			set.CheckpointStep = rs.flow.Step
+			closers = append(closers, rs.flow.Finalize)
+		}
+	} else if rs.ps, err = newPriorSampler(be, dir, c, set.Batch, req.Log); err == nil {
+		_, set.CheckpointStep, err = train.LoadPrior(dir)
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("restore: %w", err)
+	}
+	rs.set = set
+	return rs, closeAll, nil
+}
+
+// checkRestorable refuses forward models that restore cannot invert on files of any size: an
+// operator that changes the image's shape (the flow's base is the observation itself) or that
+// has per-sample parameters (drawn for the training size).
+func checkRestorable(ctx context.Context, fwd *Forward, d *DataConfig) error {
+	clean := batch.Shape{N: 1, H: d.Size, W: d.Size, C: d.Channels}
+	out, err := fwd.Op.OutShape(ctx, clean)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if out != clean {
+		return fmt.Errorf("restore: the run's operators map a %dx%d image to %dx%d observations; restoring observations of another shape than the images is not supported", clean.W, clean.H, out.W, out.H)
+	}
+	params, err := fwd.Op.SampleParams(ctx, rand.New(rand.NewPCG(1, 1)), clean)
+	if err == nil && len(params) > 0 {
+		return fmt.Errorf("restore: the run's operators have per-sample parameters (%v), which restore cannot know for new files", params.Keys())
+	}
+	return nil
+}
