@@ -161,6 +161,7 @@ func (j restoreJob) file(ctx context.Context, in observe.Input) (fileResult, err
 	for _, o := range names[:len(names)-1] {
 		im := outs[o.what]
 		p := j.path(o.rel)
+		removeStaleTemps(p)
 		clipped, err := formats.Write(p, im)
 		if err != nil {
 			return fileResult{}, err
@@ -174,6 +175,7 @@ func (j restoreJob) file(ctx context.Context, in observe.Input) (fileResult, err
 	}
 	car.Seconds = time.Since(start).Seconds()
 	car.Finished = time.Now().UTC()
+	removeStaleTemps(sidecarPath)
 	if err := atomicfile.WriteJSON(sidecarPath, car); err != nil {
 		return fileResult{}, err
 	}
@@ -200,6 +202,19 @@ func (j restoreJob) done(p, inputSum string) bool {
 		}
 	}
 	return len(car.Outputs) > 0
+}
+
+// removeStaleTemps removes the temporary files an atomic write of p leaves behind when its
+// process is killed (core/atomicfile: .<name>.tmp-*). Only the shard that owns p writes it, so
+// no other process is writing them.
+func removeStaleTemps(p string) {
+	dir, prefix := filepath.Dir(p), "."+filepath.Base(p)+".tmp-"
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 func fileSHA256(p string) (string, error) {

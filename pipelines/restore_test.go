@@ -311,9 +311,14 @@ func TestRestoreResumesSkipsAndReportsFailures(t *testing.T) {
 	if _, err := Restore(ctx, stopped); !errors.Is(err, errStopped) {
 		t.Fatalf("stopped restore: %v", err)
 	}
+	stale := filepath.Join(stopped.Out, ".d.mrcs.tmp-123") // what a kill during a write leaves
+	os.WriteFile(stale, []byte("torn"), 0o644)
 	stopped.stopAfter = 0
 	if sum, err = Restore(ctx, stopped); err != nil || sum.Skipped != 2 || sum.Restored != 3 {
 		t.Errorf("resumed restore: %+v, %v; want 2 skipped, 3 restored", sum, err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("the stale temporary file of a killed write is still there")
 	}
 	sameOutputs(t, req.Out, stopped.Out)
 
