@@ -138,22 +138,32 @@ func Restore(ctx context.Context, req RestoreRequest) (*RestoreSummary, error) {
 
 var errStopped = errors.New("stopped by test")
 
-// checkNoOverwrite refuses an output folder where some output would replace an input.
+// checkNoOverwrite refuses an output folder where some output would replace an input, or
+// two inputs would write one output (an input a/x.png and the mean of a/x.jpg; an input
+// folder named std). It looks at every input, not only a shard's, so all shards agree.
 func checkNoOverwrite(inputs []observe.Input, out string) error {
 	outAbs, err := filepath.Abs(out)
 	if err != nil {
 		return err
 	}
+	owner := map[string]string{}
 	for _, in := range inputs {
 		inAbs, err := filepath.Abs(in.Path)
 		if err != nil {
 			return err
 		}
+		owner[inAbs] = "input " + in.Path
+	}
+	for _, in := range inputs {
 		for _, o := range outputNames(in.Rel, 1) {
-			path := filepath.Join(outAbs, filepath.FromSlash(o.rel))
-			if path == inAbs || strings.TrimSuffix(path, ".json") == inAbs || sameFile(path, inAbs) {
-				return fmt.Errorf("restore: output %s would overwrite the input %s: choose an --out folder apart from the inputs", path, in.Path)
+			p := filepath.Join(outAbs, filepath.FromSlash(o.rel))
+			if prev, ok := owner[p]; ok || sameFile(p, in.Path) {
+				if !ok {
+					prev = "input " + in.Path
+				}
+				return fmt.Errorf("restore: the output %s of %s would overwrite %s: choose an --out folder apart from the inputs, or rename", p, in.Path, prev)
 			}
+			owner[p] = "the output of " + in.Path
 		}
 	}
 	return nil

@@ -57,10 +57,18 @@ type SidecarOutput struct {
 
 type outputName struct{ what, rel string }
 
+// Folders of the output folder that hold the standard deviations and the samples, so that
+// the output folder itself holds the mean restorations under the inputs' names (and pairs by
+// name with a folder of references, as `flowdiff metrics` pairs them).
+const (
+	StdDir     = "std"
+	SamplesDir = "samples"
+)
+
 // outputNames lists the files written for the input named rel: the mean under the input's
 // name (a JPEG becomes a PNG: JPEG is lossy and not written), the standard deviation and the
-// samples as <stem>.std.<ext> and <stem>.samples.<ext> (TIFF for PNG and JPEG inputs, which
-// hold neither float samples nor stacks), and the sidecar <name>.json.
+// samples as std/<rel> and samples/<rel> (TIFF for PNG and JPEG inputs, which hold neither
+// float samples nor stacks), and the sidecar <name>.json.
 func outputNames(rel string, samples int) []outputName {
 	ext := path.Ext(rel)
 	stem := strings.TrimSuffix(rel, ext)
@@ -71,9 +79,9 @@ func outputNames(rel string, samples int) []outputName {
 	case ".png":
 		extra = ".tif"
 	}
-	out := []outputName{{"mean", mean}, {"std", stem + ".std" + extra}}
+	out := []outputName{{"mean", mean}, {"std", StdDir + "/" + stem + extra}}
 	if samples > 0 {
-		out = append(out, outputName{"samples", stem + ".samples" + extra})
+		out = append(out, outputName{"samples", SamplesDir + "/" + stem + extra})
 	}
 	return append(out, outputName{"sidecar", mean + ".json"})
 }

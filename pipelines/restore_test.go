@@ -130,7 +130,7 @@ func TestRestoreEndToEnd(t *testing.T) {
 		if img.SourceType != dtype.Uint16 || img.W != 64 || img.H != 64 || img.N != 1 {
 			t.Errorf("%s: %v %dx%d x%d, want uint16 64x64 x1", name, img.SourceType, img.W, img.H, img.N)
 		}
-		std, err := formats.Read(filepath.Join(whole, fmt.Sprintf("img%02d.std.tif", f)))
+		std, err := formats.Read(filepath.Join(whole, fmt.Sprintf("std/img%02d.tif", f)))
 		if err != nil || std.SourceType != dtype.Float32 || std.W != 64 {
 			t.Errorf("std of %s: %v, %v", name, std, err)
 		}
@@ -282,8 +282,8 @@ func TestRestoreResumesSkipsAndReportsFailures(t *testing.T) {
 		w, h, n int
 	}{
 		{"a.tif", dtype.Uint16, 37, 23, 1}, {"b.tif", dtype.Uint16, 20, 20, 2}, {"c.png", dtype.Uint8, 24, 24, 1},
-		{"c.std.tif", dtype.Float32, 24, 24, 1}, {"c.samples.tif", dtype.Uint8, 24, 24, 1}, {"d.mrcs", dtype.Float32, 16, 16, 3},
-		{"d.samples.mrcs", dtype.Float32, 16, 16, 3}, {"b.samples.tif", dtype.Uint16, 20, 20, 2}, {"sub/f.npy", dtype.Float32, 16, 16, 1},
+		{"std/c.tif", dtype.Float32, 24, 24, 1}, {"samples/c.tif", dtype.Uint8, 24, 24, 1}, {"d.mrcs", dtype.Float32, 16, 16, 3},
+		{"samples/d.mrcs", dtype.Float32, 16, 16, 3}, {"samples/b.tif", dtype.Uint16, 20, 20, 2}, {"sub/f.npy", dtype.Float32, 16, 16, 1},
 	} {
 		img, err := formats.Read(filepath.Join(req.Out, filepath.FromSlash(c.name)))
 		if err != nil || img.SourceType != c.typ || img.W != c.w || img.H != c.h || img.N != c.n {
@@ -335,7 +335,20 @@ func TestRestoreResumesSkipsAndReportsFailures(t *testing.T) {
 		t.Errorf("dps sidecar: %s, %v", raw, err)
 	}
 
-	if _, err := Restore(ctx, RestoreRequest{RunDir: run, Inputs: []string{in}, Out: in}); err == nil || !strings.Contains(err.Error(), "would overwrite the input") {
+	if _, err := Restore(ctx, RestoreRequest{RunDir: run, Inputs: []string{in}, Out: in}); err == nil || !strings.Contains(err.Error(), "would overwrite input") {
 		t.Errorf("output folder = input folder: %v", err)
+	}
+	// An input folder named std: the mean of std/a.tif and the std of a.tif would be one file.
+	clash := filepath.Join(tmp, "clash")
+	raw, _ := os.ReadFile(filepath.Join(in, "a.tif"))
+	os.MkdirAll(filepath.Join(clash, "std"), 0o755)
+	os.WriteFile(filepath.Join(clash, "a.tif"), raw, 0o644)
+	os.WriteFile(filepath.Join(clash, "std", "a.tif"), raw, 0o644)
+	out := filepath.Join(tmp, "C")
+	if _, err := Restore(ctx, RestoreRequest{RunDir: run, Inputs: []string{clash}, Out: out}); err == nil || !strings.Contains(err.Error(), "would overwrite the output of") {
+		t.Errorf("two inputs writing one output: %v", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("the refused restore wrote into its output folder")
 	}
 }

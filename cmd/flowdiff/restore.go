@@ -15,10 +15,10 @@ func restoreCommand() *cli.Command {
 		ArgsUsage: "RUN_DIR INPUT...",
 		Description: "Restores every image of the inputs (PNG, JPEG, TIFF stacks, MRC/MRCS, NPY; folders walked recursively)\n" +
 			"into --out, keeping file names, format and sample type (a JPEG comes back as PNG):\n" +
-			"  <name>               the mean restoration, in the input's units and type (clipped samples counted)\n" +
-			"  <stem>.std.<ext>     the per-pixel standard deviation over the draws (float32; TIFF for PNG/JPEG inputs)\n" +
-			"  <stem>.samples.<ext> --samples draws per image (with --samples)\n" +
-			"  <name>.json          settings, timing, scaling, outputs with checksums, residual diagnostics\n" +
+			"  <name>          the mean restoration, in the input's units and type (clipped samples counted)\n" +
+			"  std/<name>      the per-pixel standard deviation over the draws (float32; TIFF for PNG/JPEG inputs)\n" +
+			"  samples/<name>  --samples draws per image, a stack (with --samples)\n" +
+			"  <name>.json     settings, timing, scaling, outputs with checksums, residual diagnostics\n" +
 			"flow: draws of the conditional flow's posterior; dps: diffusion posterior sampling with the run's prior.\n" +
 			"Images up to 1024x1024 are restored whole (tiling auto), larger ones by overlapping tiles of the\n" +
 			"training size blended with raised-cosine ramps. A rerun skips files whose sidecar and outputs are\n" +
