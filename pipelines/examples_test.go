@@ -13,9 +13,10 @@ import (
 // end (data, corrupt, train, sample, evaluate, report) at a toy size: 16 training and 4 test
 // images, 3 joint steps, 2 posterior samples, 2 prior samples and 2 DPS restorations of 3
 // steps each. It checks the machinery the full-size runs rely on (shapes through wider or
-// deeper models, RGB, 64x64 patches, extra priors), not the quality. Examples reading a folder
-// outside the repository (../shared/data) skip when it is absent; the plugin example runs in
-// cmd/flowdiff's plugin tests.
+// deeper models, RGB, 64x64 patches, extra priors, observations with and without references),
+// not the quality. Examples reading data outside the repository (../shared/data, or
+// $FLOWDIFF_SHARED/data) skip when it is absent; the plugin example runs in cmd/flowdiff's
+// plugin tests.
 func TestExamplePipelinesRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains each example for a few steps")
@@ -33,12 +34,18 @@ func TestExamplePipelinesRun(t *testing.T) {
 			continue
 		}
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
-			// Folder paths are relative to the repository root, where `flowdiff run` starts.
-			for _, path := range []*string{&p.Data.Path, &p.Data.TestPath} {
+			// Folder paths are relative to the repository root, where `flowdiff run` starts;
+			// ../shared may also be given as $FLOWDIFF_SHARED. Paths may be glob patterns.
+			for _, path := range []*string{&p.Data.Path, &p.Data.TestPath, &p.Data.ReferencePath} {
 				if *path != "" && !filepath.IsAbs(*path) {
 					*path = filepath.Join("..", *path)
-					if _, err := os.Stat(*path); err != nil {
-						t.Skipf("data folder not here: %v", err)
+					if env := os.Getenv("FLOWDIFF_SHARED"); env != "" {
+						if rest, ok := strings.CutPrefix(*path, filepath.Join("..", "..", "shared")); ok {
+							*path = env + rest
+						}
+					}
+					if m, _ := filepath.Glob(*path); len(m) == 0 {
+						t.Skipf("data not here: %s", *path)
 					}
 				}
 			}
@@ -54,6 +61,13 @@ func TestExamplePipelinesRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			m := readMetrics(t, dir)
+			if p.Data.Source == "observations" && p.Data.ReferencePath == "" {
+				// No reference: the residual diagnostics are the verdict.
+				if _, ok := m.Residual["posterior_mean"]; !ok {
+					t.Errorf("metrics.json: no residual diagnostics of the posterior mean")
+				}
+				return
+			}
 			keys := []string{"psnr.input", "psnr.posterior_mean"}
 			if p.Sample != nil {
 				keys = append(keys, "psnr.dps")
