@@ -1,6 +1,12 @@
 // Package atomicfile writes files so that a reader, or a run resumed after a crash, sees
 // either the old content or the new, never a torn file: the data goes to a temporary file in
-// the same folder, is synced, and is renamed over the target.
+// the same folder, is synced, and is renamed over the target. A write that fails (a full
+// disk) leaves the old content and an error naming the file and the cause.
+//
+// Files read back later (checkpoints, sample parts) can carry a checksum file next to them
+// (WriteSummed, name.sha256 in sha256sum's format) so that a reader detects a file that
+// changed after it was written (Verify). InjectFault and DiskFull let tests make writes fail
+// the way a full disk does.
 package atomicfile
 
 import (
@@ -37,7 +43,7 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 			os.Remove(tmp)
 		}
 	}()
-	bw := bufio.NewWriter(f)
+	bw := bufio.NewWriter(wrap(path, f))
 	if err = fill(bw); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
