@@ -33,7 +33,7 @@ type priorSampler struct {
 
 // newPriorSampler loads the EMA weights of the diffusion model from the training folder dir.
 func newPriorSampler(be backends.Backend, dir string, cfg train.Config, batchSize int, log *slog.Logger) (*priorSampler, error) {
-	model, step, err := train.LoadPrior(dir)
+	model, step, err := train.LoadPrior(dir, log)
 	if err != nil {
 		return nil, err
 	}

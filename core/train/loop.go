@@ -41,7 +41,10 @@ func (t *Trainer) Run(ctx context.Context, dir string) error {
 		if err := ck.Restore(t.ctx); err != nil {
 			return err
 		}
-		t.log.Info("resuming from checkpoint", "phase", phaseNames[st.Phase], "step", st.Step)
+		for _, w := range ck.Warnings {
+			t.log.Warn(w)
+		}
+		t.log.Info("resuming from checkpoint", "checkpoint", ck.Name, "phase", phaseNames[st.Phase], "step", st.Step, "next_step", st.Step+1)
 	} else if !errors.Is(err, ErrNoCheckpoint) {
 		return err
 	}
@@ -226,6 +229,9 @@ func (t *Trainer) rollback(dir string, st *State, cause error) error {
 	}
 	if err := ck.Restore(t.ctx); err != nil {
 		return err
+	}
+	for _, w := range ck.Warnings {
+		t.log.Warn(w)
 	}
 	t.log.Warn("non-finite step: rolled back to the last checkpoint with halved learning rates",
 		"cause", cause.Error(), "phase", phaseNames[st.Phase], "step", st.Step, "back_to", saved.Step)
