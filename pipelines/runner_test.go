@@ -247,3 +247,33 @@ func TestWriteReportFromFolder(t *testing.T) {
 		t.Error("a folder without a run gave a report")
 	}
 }
+
+// TestResumeRecorruptsDamagedStore: a stored observation file changed on disk is not trusted
+// on --resume: the run warns and corrupts the clean images again from the same seeds, which
+// gives the same bytes, so the figures equal the first run's.
+func TestResumeRecorruptsDamagedStore(t *testing.T) {
+	p, _ := Parse("small.yaml", []byte(smallPipeline))
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := Execute(context.Background(), p, Options{Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	before := readMetrics(t, dir)
+	obs := filepath.Join(dir, "corrupted", "test", "observations.npy")
+	data, _ := os.ReadFile(obs)
+	data[len(data)-3] ^= 0x40 // one pixel of the last image
+	os.WriteFile(obs, data, 0o644)
+	st, _ := loadState(filepath.Join(dir, StateFileName))
+	delete(st.Stages, "evaluate")
+	st.finish("corrupt", st.Stages["corrupt"].Seconds)
+
+	if _, err := Execute(context.Background(), nil, Options{Out: dir, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, LogFileName))
+	if !strings.Contains(string(log), "observations.npy: checksum mismatch") || !strings.Contains(string(log), "corrupting the clean images again") {
+		t.Errorf("run.log does not report the damaged store:\n%s", log)
+	}
+	if after := readMetrics(t, dir); after.Metrics["psnr.input"] != before.Metrics["psnr.input"] {
+		t.Errorf("psnr.input %v after re-corrupting, want the first run's %v", after.Metrics["psnr.input"], before.Metrics["psnr.input"])
+	}
+}
