@@ -177,20 +177,23 @@ func (j sampleJob) run(ctx context.Context, batchSize int, log *slog.Logger) (*b
 	for from, k := 0, 1; from < j.n; from, k = from+batchSize, k+1 {
 		to := min(j.n, from+batchSize)
 		part := filepath.Join(parts, fmt.Sprintf("%06d.npy", from))
-		b, err := readBatch(part)
+		b, err := readBatchVerified(part, false)
 		if err != nil || b.N != to-from || b.ImageSize() != j.shape.ImageSize() {
+			if _, serr := os.Stat(part); serr == nil {
+				log.Warn("stored sample part cannot be used; drawing it again", "err", fmt.Sprint(err))
+			}
 			if b, err = j.draw(ctx, from, to); err != nil {
 				return nil, fmt.Errorf("%s images %d..%d: %w", j.name, from, to-1, err)
 			}
-			if err := npy.WriteFile(part, b.Dims(), b.Data); err != nil {
+			if err := npy.WriteFileSummed(part, b.Dims(), b.Data); err != nil {
 				return nil, err
 			}
 		}
 		copy(out.Data[from*out.ImageSize():], b.Data)
 		meter.Update(k)
 	}
-	if err := npy.WriteFile(final, out.Dims(), out.Data); err != nil {
-		return nil, err
+	if err := npy.WriteFileSummed(final, out.Dims(), out.Data); err != nil {
+		return nil, fmt.Errorf("%w (the %d images drawn are kept in %s for the next try)", err, j.n, parts)
 	}
 	return out, os.RemoveAll(parts)
 }
@@ -200,9 +203,14 @@ func sameJSON(a, b []byte) bool {
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
-// readBatch reads an [N,H,W,C] .npy file.
-func readBatch(path string) (*batch.Batch, error) {
-	a, err := npy.ReadFile(path)
+// readBatch reads an [N,H,W,C] .npy file, verified against its checksum file when it has
+// one (outputs of older builds have none).
+func readBatch(path string) (*batch.Batch, error) { return readBatchVerified(path, true) }
+
+// readBatchVerified reads an [N,H,W,C] .npy file after checking its checksum file (see
+// npy.ReadFileVerified).
+func readBatchVerified(path string, allowUnsummed bool) (*batch.Batch, error) {
+	a, err := npy.ReadFileVerified(path, allowUnsummed)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ func runTrain(ctx context.Context, r *Run) error {
 		return fmt.Errorf("posterior: %w", err)
 	}
 	for name, b := range map[string]*batch.Batch{"posterior_mean.npy": post.Mean, "posterior_std.npy": post.Std, "posterior_sample.npy": post.Sample} {
-		if err := npy.WriteFile(filepath.Join(dir, name), b.Dims(), b.Data); err != nil {
+		if err := npy.WriteFileSummed(filepath.Join(dir, name), b.Dims(), b.Data); err != nil {
 			return err
 		}
 	}

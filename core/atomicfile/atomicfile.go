@@ -27,7 +27,13 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 }
 
 // Write atomically replaces path with what fill writes. If fill fails, path is untouched.
-func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
+func Write(path string, perm os.FileMode, fill func(w io.Writer) error) error {
+	return write(path, perm, fill, nil)
+}
+
+// write is Write, calling beforeRename (when not nil) once the new content is safely on disk,
+// just before it replaces path.
+func write(path string, perm os.FileMode, fill func(w io.Writer) error, beforeRename func() error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create folder for %s: %w", path, err)
@@ -58,6 +64,11 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if beforeRename != nil {
+		if err = beforeRename(); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename into %s: %w", path, err)

@@ -74,6 +74,20 @@ func TestDiskFullKeepsOldContent(t *testing.T) {
 	if err := WriteFile(filepath.Join(t.TempDir(), "b"), make([]byte, 100), 0o644); err != nil {
 		t.Errorf("write outside the full folder: %v", err)
 	}
+	// A summed file keeps its old content and its checksum.
+	q := filepath.Join(t.TempDir(), "s.bin")
+	if err := WriteFileSummed(q, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	remove := InjectFault(DiskFull(filepath.Dir(q), 1)) // replaces the fault above
+	err = WriteFileSummed(q, []byte("new content"), 0o644)
+	remove()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("summed write on a full disk: %v", err)
+	}
+	if err := Verify(q); err != nil {
+		t.Errorf("after a failed summed write: %v", err)
+	}
 }
 
 // TestVerify covers the checksum file: a match, a flipped byte, a truncation, a missing

@@ -38,14 +38,19 @@ func (e *DamagedError) Error() string {
 }
 
 // WriteSummed atomically writes path with what fill writes (see Write), then its checksum
-// file. The old checksum file is removed first, so a process stopped in between leaves a file
-// without one (ErrNoSum), never a file with a wrong one.
+// file. A failed write leaves the old file and its checksum. Once the new content is on disk
+// the old checksum file is removed, then the file replaced and the new checksum written, so a
+// process stopped in between leaves a file without a checksum (ErrNoSum), never one with a
+// wrong checksum.
 func WriteSummed(path string, perm os.FileMode, fill func(w io.Writer) error) error {
-	if err := os.Remove(path + SumSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("write %s: remove the old checksum: %w", path, err)
-	}
 	h := sha256.New()
-	err := Write(path, perm, func(w io.Writer) error { return fill(io.MultiWriter(w, h)) })
+	removeOld := func() error {
+		if err := os.Remove(path + SumSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove the old checksum: %w", err)
+		}
+		return nil
+	}
+	err := write(path, perm, func(w io.Writer) error { return fill(io.MultiWriter(w, h)) }, removeOld)
 	if err != nil {
 		return err
 	}

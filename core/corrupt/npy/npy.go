@@ -16,6 +16,7 @@ package npy
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -217,4 +218,24 @@ func ReadFile(path string) (*Array, error) {
 // WriteFile writes an '<f4' .npy file atomically (temporary file, fsync, rename).
 func WriteFile(path string, shape []int, data []float32) error {
 	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return Write(w, shape, data) })
+}
+
+// WriteFileSummed is WriteFile with a checksum file next to it (path.sha256, see
+// core/atomicfile), for arrays read back later.
+func WriteFileSummed(path string, shape []int, data []float32) error {
+	return atomicfile.WriteSummed(path, 0o644, func(w io.Writer) error { return Write(w, shape, data) })
+}
+
+// ReadFileVerified reads path after checking it against its checksum file; a file without
+// one is read as it is when allowUnsummed (files of older builds).
+func ReadFileVerified(path string, allowUnsummed bool) (*Array, error) {
+	data, err := atomicfile.ReadVerified(path, allowUnsummed)
+	if err != nil {
+		return nil, err
+	}
+	a, err := Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
 }
