@@ -188,6 +188,8 @@ func (j sampleJob) run(ctx context.Context, batchSize int, log *slog.Logger) (*b
 			if err := npy.WriteFileSummed(part, b.Dims(), b.Data); err != nil {
 				return nil, err
 			}
+		} else {
+			meter.Skip(1) // read back, not drawn: not this process's rate
 		}
 		copy(out.Data[from*out.ImageSize():], b.Data)
 		meter.Update(k)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -64,6 +65,9 @@ type Trainer struct {
 	// stopAfter, when positive, makes Run stop with errStopped after that many steps of this
 	// process: the tests' stand-in for a killed run.
 	stopAfter int
+	// progressEvery, when positive, replaces progress.DefaultInterval between progress lines
+	// (tests).
+	progressEvery time.Duration
 }
 
 var errStopped = errors.New("stopped by test")
