@@ -188,3 +188,17 @@ func TestReferenceDocCurrent(t *testing.T) {
 		t.Error("docs/pipeline.md is stale: run `make docs`")
 	}
 }
+
+// TestPartIDs: the trainer's log lines and errors name the corruption's parts by ID.
+func TestPartIDs(t *testing.T) {
+	p, err := Parse("p.yaml", []byte("version: 1\ncorruption: [blur.gaussian, mask.random, noise.poisson]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op, noise := partIDs(p.Corruption); op != "blur.gaussian then mask.random" || noise != "noise.poisson" {
+		t.Errorf("partIDs = %q, %q", op, noise)
+	}
+	if op, _ := partIDs(p.Corruption[2:]); op != "identity" {
+		t.Errorf("no operators: %q, want identity", op)
+	}
+}

@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/report"
 	"github.com/flowdiff/flowdiff-go/core/train"
+	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // trainDir is the train stage's folder: checkpoints, losses.csv, posterior outputs.
@@ -35,8 +37,9 @@ func runTrain(ctx context.Context, r *Run) error {
 		return err
 	}
 	op := operators.NewCompose(ops...)
+	opID, noiseID := partIDs(r.P.Corruption)
 	prob := train.Problem{Obs: r.Data.TrainObs, Params: r.Data.TrainParams, Op: op, Noise: noise,
-		Clean: r.Data.Train.Images.Shape}
+		Clean: r.Data.Train.Images.Shape, OpID: opID, NoiseID: noiseID}
 	tr, err := train.New(ctx, be, r.P.Train.Config, prob, r.Seed("train"), r.Log)
 	if err != nil {
 		return err
@@ -69,6 +72,23 @@ func runTrain(ctx context.Context, r *Run) error {
 	r.Data.PosteriorStd = post.Std
 	r.Log.Info("posterior computed", "samples", post.K, "images", post.Mean.N)
 	return nil
+}
+
+// partIDs names the corruption's forward operator (its operators' IDs in order, or
+// "identity") and its noise model by registry ID, for log lines and errors.
+func partIDs(specs []registry.Spec) (op, noise string) {
+	var ops []string
+	for _, s := range specs {
+		if s.Entry.Kind == registry.KindNoise {
+			noise = s.ID
+			continue
+		}
+		ops = append(ops, s.ID)
+	}
+	if len(ops) == 0 {
+		return "identity", noise
+	}
+	return strings.Join(ops, " then "), noise
 }
 
 // TrainConfig is the pipeline's train section: the trainer's settings plus evaluation ones.

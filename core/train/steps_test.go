@@ -90,3 +90,27 @@ func TestOneStepNumbering(t *testing.T) {
 		t.Errorf("latest checkpoint %v (%v), want step-0000003 holding step 3", ck.Name, err)
 	}
 }
+
+// TestPartIDsInLogsAndErrors: run.log lines and errors name the parts by their registry IDs
+// (issue 15: `operator=*operators.Compose noise=*host.NoiseWithMoments`).
+func TestPartIDsInLogsAndErrors(t *testing.T) {
+	be := goBackend(t)
+	ctx := context.Background()
+	prob := opProblem(t, gaussianBlur(t))
+	var calls atomic.Int64
+	prob.Op = failingOp{operators.Opaque(prob.Op), &calls, 1}
+	prob.Noise = operators.OpaqueNoise(prob.Noise)
+	prob.OpID, prob.NoiseID = "blur.gaussian", "noise.gaussian"
+	var logs bytes.Buffer
+	tr, err := New(ctx, be, tinyConfig(t, 2), prob, 5, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "operator=blur.gaussian noise=noise.gaussian") || strings.Contains(logs.String(), "*operators") {
+		t.Errorf("log names Go types, not part IDs:\n%s", logs.String())
+	}
+	err = tr.Run(ctx, t.TempDir())
+	if !errors.Is(err, errPlanted) || !strings.Contains(err.Error(), "joint step 1: forward operator blur.gaussian: planted failure") {
+		t.Errorf("err = %v, want it to name the operator's ID", err)
+	}
+}

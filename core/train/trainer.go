@@ -41,6 +41,20 @@ type Problem struct {
 	// Priors are extra priors added to the flow loss besides those of Config.Priors (a caller
 	// that holds prior.Prior values, such as a test or a plugin host, passes them here).
 	Priors []WeightedPrior
+	// OpID and NoiseID name Op and Noise in log lines and errors by their registry IDs
+	// ("blur.gaussian then micro.widefield", "noise.gaussian"); empty: the Go type.
+	OpID, NoiseID string
+}
+
+// opName and noiseName name the parts for people: their IDs, else their Go types.
+func (p *Problem) opName() string    { return nameOr(p.OpID, p.Op) }
+func (p *Problem) noiseName() string { return nameOr(p.NoiseID, p.Noise) }
+
+func nameOr(id string, v any) string {
+	if id != "" {
+		return id
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // Trainer holds the models' context and the compiled steps.
@@ -88,7 +102,7 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 	if inject {
 		gop, gnoise = nil, nil
 		log.Info("the data term is trained by gradient injection (the operator or the noise model has no in-graph form)",
-			"operator", fmt.Sprintf("%T", prob.Op), "noise", fmt.Sprintf("%T", prob.Noise))
+			"operator", prob.opName(), "noise", prob.noiseName())
 	}
 	priors, err := BuildPriors(cfg.Priors)
 	if err != nil {
