@@ -216,12 +216,12 @@ func LoadLatest(dir string) (*Checkpoint, error) {
 	for _, name := range names {
 		ck, err := load(filepath.Join(root, name))
 		if err != nil {
-			skipped = append(skipped, fmt.Sprintf("%s: %v", name, err))
+			skipped = append(skipped, fmt.Sprintf("%s skipped: %v", name, err))
 			continue
 		}
 		ck.Name = name
 		for _, s := range skipped {
-			ck.Warnings = append(ck.Warnings, fmt.Sprintf("checkpoint %s is damaged; falling back to %s", s, name))
+			ck.Warnings = append(ck.Warnings, fmt.Sprintf("checkpoint %s; falling back to %s", s, name))
 		}
 		if ck.unverified {
 			ck.Warnings = append(ck.Warnings, fmt.Sprintf("checkpoint %s was written by an older build without checksums: not verified", name))

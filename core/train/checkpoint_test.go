@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -70,15 +71,17 @@ func TestDamagedCheckpointFallsBack(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := twoCheckpoints(t)
 			c.damage(t, newest(dir))
+			start := time.Now()
 			ck, err := LoadLatest(dir)
 			if err != nil {
 				t.Fatalf("no fallback: %v", err)
 			}
+			t.Logf("fell back in %v", time.Since(start).Round(time.Microsecond))
 			if ck.Step != 10 || weightsOf(t, ck)[0] != 1 {
 				t.Errorf("loaded step %d with w[0] = %v, want the good step 10 (w 1)", ck.Step, weightsOf(t, ck)[0])
 			}
 			warn := strings.Join(ck.Warnings, "\n")
-			for _, want := range []string{"checkpoint step-0000020", c.why, "falling back to step-0000010"} {
+			for _, want := range []string{"checkpoint step-0000020 skipped: ", c.why, "falling back to step-0000010"} {
 				if !strings.Contains(warn, want) {
 					t.Errorf("warning lacks %q: %s", want, warn)
 				}
@@ -110,7 +113,9 @@ func TestCheckpointWriteFailureKeepsPrevious(t *testing.T) {
 		t.Fatal(err)
 	}
 	remove := atomicfile.InjectFault(atomicfile.DiskFull(dir, 1000))
+	start := time.Now()
 	err := SaveCheckpoint(dir, savedContext(make([]float32, 1024)), 20, State{Step: 20})
+	t.Logf("failed write reported in %v: %v", time.Since(start).Round(time.Microsecond), err)
 	remove()
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("err = %v, want ENOSPC", err)
@@ -173,7 +178,7 @@ func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
 	if err := tr2.Run(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"level=WARN msg=\"checkpoint step-0000006: ", "variables.bin is damaged", "falling back to step-0000003",
+	for _, want := range []string{"level=WARN msg=\"checkpoint step-0000006 skipped: ", "variables.bin is damaged", "falling back to step-0000003",
 		"resuming from checkpoint\" checkpoint=step-0000003 phase=joint step=3 next_step=4"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
