@@ -1,9 +1,11 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,9 +16,10 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/progress"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )
@@ -65,7 +68,7 @@ func toImage(b *batch.Batch) *batch.Batch {
 // x0_hat with the observations' operator, which acts on [0,1] intensities. Its VJP is
 // J_A((x+1)/2)ᵀ v / 2. It keeps A's in-graph form when A has one; otherwise (a plugin's
 // operator) DPS takes the gradient-injection path through Apply and VJP.
-type modelRangeOp struct{ operators.Operator }
+type modelRangeOp struct{ part.Operator }
 
 func toUnit(x *batch.Batch) *batch.Batch {
 	u := x.Clone()
@@ -75,11 +78,11 @@ func toUnit(x *batch.Batch) *batch.Batch {
 	return u
 }
 
-func (m modelRangeOp) Apply(ctx context.Context, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (m modelRangeOp) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	return m.Operator.Apply(ctx, toUnit(x), p)
 }
 
-func (m modelRangeOp) VJP(ctx context.Context, x, v *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (m modelRangeOp) VJP(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
 	g, err := m.Operator.VJP(ctx, toUnit(x), v, p)
 	if err != nil {
 		return nil, err
@@ -98,7 +101,7 @@ func (m modelRangeGraphOp) ApplyGraph(x *graph.Node, p map[string]*graph.Node) *
 }
 
 // inModelRange wraps op as modelRangeGraphOp when it has an in-graph form, else modelRangeOp.
-func inModelRange(op operators.Operator) operators.Operator {
+func inModelRange(op part.Operator) part.Operator {
 	if operators.HasGraph(op) {
 		return modelRangeGraphOp{modelRangeOp{op}}
 	}
@@ -110,15 +113,15 @@ func inModelRange(op operators.Operator) operators.Operator {
 // state their variance; otherwise w_j = mean(v)/v_j with v_j the noise variance at y_j (floored
 // at 1% of the mean variance), which is Algorithm 2's Λ_jj ∝ 1/y_j for Poisson noise, scaled
 // so that the mean weight is 1 and zeta keeps its meaning.
-func dpsWeights(nm operators.NoiseModel, y *batch.Batch) (*batch.Batch, error) {
+func dpsWeights(ctx context.Context, nm part.NoiseModel, y *batch.Batch) (*batch.Batch, error) {
 	if _, gaussian := nm.(*operators.GaussianNoise); gaussian || nm == nil {
 		return nil, nil
 	}
-	mom, ok := nm.(operators.NoiseMoments)
+	mom, ok := nm.(part.NoiseMoments)
 	if !ok {
 		return nil, nil
 	}
-	_, v, err := mom.Moments(y)
+	_, v, err := mom.Moments(ctx, y)
 	if err != nil {
 		return nil, fmt.Errorf("dps weights: %w", err)
 	}
@@ -185,7 +188,7 @@ func (j sampleJob) run(ctx context.Context, batchSize int, log *slog.Logger) (*b
 			if b, err = j.draw(ctx, from, to); err != nil {
 				return nil, fmt.Errorf("%s images %d..%d: %w", j.name, from, to-1, err)
 			}
-			if err := npy.WriteFileSummed(part, b.Dims(), b.Data); err != nil {
+			if err := writeBatchSummed(part, b.Dims(), b.Data); err != nil {
 				return nil, err
 			}
 		} else {
@@ -194,7 +197,7 @@ func (j sampleJob) run(ctx context.Context, batchSize int, log *slog.Logger) (*b
 		copy(out.Data[from*out.ImageSize():], b.Data)
 		meter.Update(k)
 	}
-	if err := npy.WriteFileSummed(final, out.Dims(), out.Data); err != nil {
+	if err := writeBatchSummed(final, out.Dims(), out.Data); err != nil {
 		return nil, fmt.Errorf("%w (the %d images drawn are kept in %s for the next try)", err, j.n, parts)
 	}
 	return out, os.RemoveAll(parts)
@@ -205,16 +208,27 @@ func sameJSON(a, b []byte) bool {
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
+// writeBatchSummed writes b as an '<f4' .npy file with its checksum file (core/atomicfile), for
+// outputs read back later.
+func writeBatchSummed(path string, dims []int, data []float32) error {
+	return atomicfile.WriteSummed(path, 0o644, func(w io.Writer) error { return npy.Write(w, dims, data) })
+}
+
 // readBatch reads an [N,H,W,C] .npy file, verified against its checksum file when it has
 // one (outputs of older builds have none).
 func readBatch(path string) (*batch.Batch, error) { return readBatchVerified(path, true) }
 
-// readBatchVerified reads an [N,H,W,C] .npy file after checking its checksum file (see
-// npy.ReadFileVerified).
+// readBatchVerified reads an [N,H,W,C] .npy file after checking it against its checksum
+// file (core/atomicfile); a file without one is read as it is when allowUnsummed (outputs of
+// older builds).
 func readBatchVerified(path string, allowUnsummed bool) (*batch.Batch, error) {
-	a, err := npy.ReadFileVerified(path, allowUnsummed)
+	data, err := atomicfile.ReadVerified(path, allowUnsummed)
 	if err != nil {
 		return nil, err
+	}
+	a, err := npy.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(a.Shape) != 4 {
 		return nil, fmt.Errorf("%s: shape %v, want [N,H,W,C]", path, a.Shape)
@@ -251,14 +265,14 @@ func (ps *priorSampler) priorJob(dir string, n int, shape batch.Shape, kind stri
 // dpsJob restores the first n observations of obs (with their operator parameters) by DPS
 // with step size zeta over steps steps (0: all T), guiding through op applied to the prior's
 // images and weighting the residual for noise model nm (see dpsWeights).
-func (ps *priorSampler) dpsJob(dir string, obs *batch.Batch, params operators.Params, op operators.Operator,
-	nm operators.NoiseModel, clean batch.Shape, n, steps int, zeta float64, seed int64) (sampleJob, error) {
+func (ps *priorSampler) dpsJob(dir string, obs *batch.Batch, params part.Params, op part.Operator,
+	nm part.NoiseModel, clean batch.Shape, n, steps int, zeta float64, seed int64) (sampleJob, error) {
 	n = min(n, obs.N)
 	settings := map[string]any{"zeta": zeta, "steps": steps, "seed": seed, "shape": clean.String(), "n": n}
 	return sampleJob{name: "dps", dir: dir, settings: settings, n: n, shape: clean,
 		draw: func(ctx context.Context, from, to int) (*batch.Batch, error) {
 			y := obs.Slice(from, to)
-			w, err := dpsWeights(nm, y)
+			w, err := dpsWeights(ctx, nm, y)
 			if err != nil {
 				return nil, err
 			}

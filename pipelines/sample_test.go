@@ -15,6 +15,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry/conformance"
 )
 
@@ -96,17 +97,18 @@ func TestSampleJobResumes(t *testing.T) {
 // TestDPSWeights: Gaussian noise keeps the plain residual norm (nil weights); Poisson noise
 // weights pixels by the inverse variance, mean-normalized, with the variance floored.
 func TestDPSWeights(t *testing.T) {
+	ctx := t.Context()
 	y := batch.New(1, 1, 4, 1)
 	copy(y.Data, []float32{0, 0.1, 0.5, 1})
 	g, _ := operators.NewGaussianNoise(operators.GaussianNoiseConfig{Sigma: 0.1})
-	if w, err := dpsWeights(g, y); err != nil || w != nil {
+	if w, err := dpsWeights(ctx, g, y); err != nil || w != nil {
 		t.Errorf("gaussian: weights %v, err %v; want none", w, err)
 	}
 	p, err := operators.NewPoissonNoise(operators.PoissonNoiseConfig{Photons: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := dpsWeights(p, y)
+	w, err := dpsWeights(ctx, p, y)
 	if err != nil || w == nil {
 		t.Fatalf("poisson: weights %v, err %v", w, err)
 	}
@@ -130,7 +132,7 @@ func TestModelRangeOp(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name  string
-		op    operators.Operator
+		op    part.Operator
 		graph bool
 	}{{"in-graph", blur, true}, {"opaque", operators.Opaque(blur), false}} {
 		b := inModelRange(c.op)

@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
-	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/report"
 	"github.com/flowdiff/flowdiff-go/core/train"
 	"github.com/flowdiff/flowdiff-go/registry"
@@ -28,7 +26,7 @@ func runTrain(ctx context.Context, r *Run) error {
 	if r.Data.TrainObs == nil {
 		return fmt.Errorf("train needs observations: add a corruption list (and a data section)")
 	}
-	ops, noise, err := operators.FromSpecs(r.P.Corruption)
+	fwd, err := r.Forward(ctx)
 	if err != nil {
 		return err
 	}
@@ -36,7 +34,7 @@ func runTrain(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	op := operators.NewCompose(ops...)
+	op, noise := fwd.Op, fwd.Noise
 	opID, noiseID := partIDs(r.P.Corruption)
 	prob := train.Problem{Obs: r.Data.TrainObs, Params: r.Data.TrainParams, Op: op, Noise: noise,
 		Clean: r.Data.Train.Images.Shape, OpID: opID, NoiseID: noiseID}
@@ -44,6 +42,7 @@ func runTrain(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
+	r.closeAtEnd("train.priors", tr.Close)
 	dir := r.Path(trainDir)
 	if err := tr.Run(ctx, dir); err != nil {
 		return err
@@ -63,7 +62,7 @@ func runTrain(ctx context.Context, r *Run) error {
 		return fmt.Errorf("posterior: %w", err)
 	}
 	for name, b := range map[string]*batch.Batch{"posterior_mean.npy": post.Mean, "posterior_std.npy": post.Std, "posterior_sample.npy": post.Sample} {
-		if err := npy.WriteFileSummed(filepath.Join(dir, name), b.Dims(), b.Data); err != nil {
+		if err := writeBatchSummed(filepath.Join(dir, name), b.Dims(), b.Data); err != nil {
 			return err
 		}
 	}

@@ -147,11 +147,12 @@ func BenchmarkSampler(b *testing.B) {
 // BenchmarkDPSStep times DPS steps (U-Net forward and backward to x_t, mask operator) at batch
 // 16 of 28x28x1, over a 20-step schedule. Metric: ms/step.
 func BenchmarkDPSStep(b *testing.B) {
+	ctx := b.Context()
 	const T = 20
 	shape := benchShapes[0]
 	s := benchSampler(b, shape, T)
 	op, _ := operators.NewRandomMask(operators.RandomMaskConfig{Fraction: 0.5})
-	p, err := op.SampleParams(rand.New(rand.NewPCG(3, 3)), shape)
+	p, err := op.SampleParams(ctx, rand.New(rand.NewPCG(3, 3)), shape)
 	if err != nil {
 		b.Fatal(err)
 	}

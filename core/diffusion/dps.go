@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // DefaultDPSZeta is the default DPS step size zeta on the gradient of the residual norm. Chung
@@ -26,10 +27,10 @@ type DPSProblem struct {
 	// Op is the forward operator A. One with an in-graph form (operators.HasGraph) is
 	// differentiated inside the step graph; any other (a plugin's, or one hidden by
 	// operators.Opaque) takes part by gradient injection (see DPS).
-	Op operators.Operator
+	Op part.Operator
 	// Params are A's per-sample parameters for the batch (nil when A has none); each value's
 	// leading axis is the batch's.
-	Params operators.Params
+	Params part.Params
 	// Y holds the observations, shaped like A(x) for the batch.
 	Y *batch.Batch
 	// Zeta is the step size zeta > 0 on the gradient of the residual norm; 0 means DefaultDPSZeta.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // tolDPSInject bounds max|x_injected - x_graph| / max|x_graph| after a whole DPS run. The two
@@ -54,14 +55,14 @@ func TestDPSInjectedMatchesGraph(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name     string
-		op       operators.Operator
+		op       part.Operator
 		weighted bool // per-pixel residual weights (DPSProblem.Weight)
 		steps    int  // DPSProblem.Steps (0: all T)
 	}{{"blur.gaussian", blur, false, 0}, {"mask.random", mask, false, 0},
 		{"blur.gaussian weighted, 5 strided steps", blur, true, 5}} {
 		op, c := c.op, c
 		t.Run(c.name, func(t *testing.T) {
-			p, err := op.SampleParams(rng, shape)
+			p, err := op.SampleParams(context.Background(), rng, shape)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image/color"
@@ -13,7 +14,8 @@ import (
 
 	"golang.org/x/image/tiff"
 
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -262,7 +264,7 @@ func init() {
 		Linear:  true,
 		Summary: "blur with a kernel read from a .npy, PNG or TIFF file, zero padding, same size",
 		Config:  func() any { return &KernelBlurConfig{} },
-		New:     func(cfg any) (any, error) { return NewKernelBlur(*cfg.(*KernelBlurConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewKernelBlur(*cfg.(*KernelBlurConfig)) },
 	})
 	registry.Register(registry.Entry{
 		ID:      "blur.motion",
@@ -270,14 +272,14 @@ func init() {
 		Linear:  true,
 		Summary: "linear motion blur (length pixels at angle degrees), zero padding, same size",
 		Config:  func() any { return &MotionBlurConfig{} },
-		New:     func(cfg any) (any, error) { return NewMotionBlur(*cfg.(*MotionBlurConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewMotionBlur(*cfg.(*MotionBlurConfig)) },
 	})
 }
 
 var (
-	_ LinearOperator = (*KernelBlur)(nil)
-	_ GraphOperator  = (*KernelBlur)(nil)
-	_ LinearOperator = (*MotionBlur)(nil)
-	_ GraphOperator  = (*MotionBlur)(nil)
-	_ schema.Checker = (*KernelBlurConfig)(nil)
+	_ part.LinearOperator = (*KernelBlur)(nil)
+	_ GraphOperator       = (*KernelBlur)(nil)
+	_ part.LinearOperator = (*MotionBlur)(nil)
+	_ GraphOperator       = (*MotionBlur)(nil)
+	_ schema.Checker      = (*KernelBlurConfig)(nil)
 )

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -21,14 +21,14 @@ func TestPipelineDecode(t *testing.T) {
   - op: blur.gaussian
     size: 33
     sigma: 1.5
-  - op: mixture
+  - op: op.mixture
     components:
       - weight: 2
         ops: [mask.random]
       - ops:
           - op: mask.box
             size: 4
-          - downsample
+          - op.downsample
   - op: noise.gaussian
     sigma: 0.1
 `
@@ -36,7 +36,7 @@ func TestPipelineDecode(t *testing.T) {
 	if errs := schema.Unmarshal([]byte(src), &p); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	ops, noise, err := FromSpecs(p.Corruption)
+	ops, noise, err := FromSpecs(ctx, p.Corruption)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func TestPipelineDecode(t *testing.T) {
 		t.Errorf("noise sigma %v", noise.(*GaussianNoise).sigma)
 	}
 	// A mixture whose components disagree on the output shape fails when shapes are known.
-	if _, err := m.OutShape(batchShape(1, 8, 8, 1)); err == nil || !strings.Contains(err.Error(), "all components must agree") {
+	if _, err := m.OutShape(ctx, batchShape(1, 8, 8, 1)); err == nil || !strings.Contains(err.Error(), "all components must agree") {
 		t.Errorf("OutShape: err = %v", err)
 	}
 }
@@ -80,21 +80,21 @@ func TestPipelineValidation(t *testing.T) {
     fraction: 1.5
   - op: noise.poisson_gaussian
     gain: 0
-  - op: compose
+  - op: op.compose
     ops:
       - op: blur.motion
         length: 0.5
-  - op: mixture
+  - op: op.mixture
     components:
       - weight: 0
         ops: [mask.random]
-  - op: mixture
+  - op: op.mixture
     components:
       - ops: [noise.poisson]
   - op: blur.kernel
     path: ` + cube + `
   - op: blur.kernel
-  - op: downsample
+  - op: op.downsample
     factor: 1
 `
 	want := []string{
@@ -130,7 +130,7 @@ func TestFromSpecsOrder(t *testing.T) {
 	if errs := schema.Unmarshal([]byte("corruption:\n  - noise.gaussian\n  - blur.gaussian\n"), &p); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	_, _, err := FromSpecs(p.Corruption)
+	_, _, err := FromSpecs(ctx, p.Corruption)
 	if err == nil || !strings.Contains(err.Error(), "corruption[0] (line 2): the noise model noise.gaussian must be the last item") {
 		t.Errorf("err = %v", err)
 	}

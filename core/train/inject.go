@@ -116,14 +116,14 @@ func (t *Trainer) dataTerm(ctx context.Context, x *batch.Batch, in stepInputs) (
 	if ax.Shape != in.y.Shape {
 		return nil, nil, fmt.Errorf("forward operator %s: A(x) has shape %s, the observations %s", t.prob.opName(), ax.Shape, in.y.Shape)
 	}
-	nll, err := noise.NLL(in.y, ax)
+	nll, err := noise.NLL(ctx, in.y, ax)
 	if err != nil {
 		return nil, nil, fmt.Errorf("noise model %s NLL: %w", t.prob.noiseName(), err)
 	}
 	if len(nll) != x.N {
 		return nil, nil, fmt.Errorf("noise model %s NLL: %d values for a batch of %d", t.prob.noiseName(), len(nll), x.N)
 	}
-	v, err := noise.NLLGrad(in.y, ax)
+	v, err := noise.NLLGrad(ctx, in.y, ax)
 	if err != nil {
 		return nil, nil, fmt.Errorf("noise model %s NLL gradient: %w", t.prob.noiseName(), err)
 	}

@@ -1,12 +1,16 @@
 package train
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/flowdiff/flowdiff-go/core/prior"
+	"github.com/flowdiff/flowdiff-go/core/part"
+	_ "github.com/flowdiff/flowdiff-go/core/prior" // registers the built-in priors (prior.tv, prior.l1) that train.priors names
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -87,21 +91,29 @@ func (s PriorSpec) MarshalYAML() (any, error) {
 // WeightedPrior is an extra prior of the flow loss with its weight.
 type WeightedPrior struct {
 	Name   string // for logs and errors: the registry ID, or a caller's name
-	Prior  prior.Prior
+	Prior  part.Prior
 	Weight float64
 }
 
-// BuildPriors builds the priors of train.priors.
-func BuildPriors(specs []PriorSpec) ([]WeightedPrior, error) {
+// BuildPriors builds the priors of train.priors; on failure it closes those already built.
+func BuildPriors(ctx context.Context, specs []PriorSpec) (_ []WeightedPrior, err error) {
 	out := make([]WeightedPrior, 0, len(specs))
+	defer func() {
+		if err != nil {
+			closePriors(out)
+		}
+	}()
 	for i := range specs {
-		v, err := specs[i].Build()
+		v, err := specs[i].Build(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("train.priors[%d]: %w", i, err)
 		}
-		p, ok := v.(prior.Prior)
+		p, ok := v.(part.Prior)
 		if !ok {
-			return nil, fmt.Errorf("train.priors[%d]: %s built a %T, which is not a prior.Prior", i, specs[i].ID, v)
+			if c, isCloser := v.(io.Closer); isCloser {
+				c.Close()
+			}
+			return nil, fmt.Errorf("train.priors[%d]: %s built a %T, which is not a part.Prior", i, specs[i].ID, v)
 		}
 		out = append(out, WeightedPrior{Name: specs[i].ID, Prior: p, Weight: specs[i].Weight})
 	}
@@ -112,3 +124,18 @@ var (
 	_ schema.Decoder = (*PriorSpec)(nil)
 	_ yaml.Marshaler = PriorSpec{}
 )
+
+// closePriors closes the priors that hold resources (a plugin's prior releases its handle).
+func closePriors(ps []WeightedPrior) error {
+	var errs []error
+	for _, p := range ps {
+		if c, ok := p.Prior.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close releases the priors the trainer built from train.priors (those passed in
+// Problem.Priors belong to the caller). The trainer's models stay usable.
+func (t *Trainer) Close() error { return closePriors(t.built) }

@@ -14,7 +14,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/schema"
 )
 
-// quadPrior is a prior as a plugin would serve it (only prior.Prior):
+// quadPrior is a prior as a plugin would serve it (only part.Prior):
 // E(x_n) = Σ (x_n - c)² / (2σ²) for a constant image c.
 type quadPrior struct{ c, sigma float64 }
 

@@ -16,19 +16,20 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // failingOp is an operator on the injection path that fails on its failAt-th Apply call (0:
 // never), counting its calls.
 type failingOp struct {
-	operators.Operator
+	part.Operator
 	calls  *atomic.Int64
 	failAt int64
 }
 
 var errPlanted = errors.New("planted failure")
 
-func (o failingOp) Apply(ctx context.Context, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (o failingOp) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	if n := o.calls.Add(1); n == o.failAt {
 		return nil, errPlanted
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -18,6 +19,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
 	"github.com/flowdiff/flowdiff-go/core/flow"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Scopes of the two models' variables in the shared context.
@@ -30,16 +32,16 @@ const (
 // operator parameters, the forward operator A and the noise model N.
 type Problem struct {
 	Obs    *batch.Batch
-	Params operators.Params
+	Params part.Params
 	// Op is A: any operator; operators.NewCompose() is the identity. One with an in-graph form
 	// (operators.HasGraph) together with a GraphNoise trains on the in-graph path, any other
 	// combination (a plugin's operator or noise model) by gradient injection.
-	Op    operators.Operator
-	Noise operators.NoiseModel
+	Op    part.Operator
+	Noise part.NoiseModel
 	// Clean is the shape of the images to reconstruct (x), which may differ from Obs's.
 	Clean batch.Shape
 	// Priors are extra priors added to the flow loss besides those of Config.Priors (a caller
-	// that holds prior.Prior values, such as a test or a plugin host, passes them here).
+	// that holds part.Prior values, such as a test or a plugin host, passes them here).
 	Priors []WeightedPrior
 	// OpID and NoiseID name Op and Noise in log lines and errors by their registry IDs
 	// ("blur.gaussian then micro.widefield", "noise.gaussian"); empty: the Go type.
@@ -76,6 +78,7 @@ type Trainer struct {
 	dmEx    *mlctx.Exec
 	genEx   *mlctx.Exec
 	imgSize int
+	built   []WeightedPrior // the priors New built from cfg.Priors; Close closes them
 	// stopAfter, when positive, makes Run stop with errStopped after that many steps of this
 	// process: the tests' stand-in for a killed run.
 	stopAfter int
@@ -104,11 +107,23 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 		log.Info("the data term is trained by gradient injection (the operator or the noise model has no in-graph form)",
 			"operator", prob.opName(), "noise", prob.noiseName())
 	}
-	priors, err := BuildPriors(cfg.Priors)
+	built, err := BuildPriors(ctx, cfg.Priors)
 	if err != nil {
 		return nil, err
 	}
-	priors = append(priors, prob.Priors...)
+	t, err := newTrainer(ctx, be, cfg, prob, built, gop, gnoise, inject, seed, log)
+	if err != nil {
+		closePriors(built)
+		return nil, err
+	}
+	return t, nil
+}
+
+// newTrainer is New once the priors of train.priors are built (built are closed by the
+// trainer's Close).
+func newTrainer(ctx context.Context, be backends.Backend, cfg Config, prob Problem, built []WeightedPrior,
+	gop operators.GraphOperator, gnoise operators.GraphNoise, inject bool, seed int64, log *slog.Logger) (*Trainer, error) {
+	priors := append(slices.Clip(built), prob.Priors...)
 	for i, p := range priors {
 		if p.Prior == nil || !(p.Weight >= 0) || math.IsInf(p.Weight, 0) {
 			return nil, fmt.Errorf("extra prior %d (%s): needs a prior and a finite weight >= 0, got %v", i, p.Name, p.Weight)
@@ -125,7 +140,7 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 		return nil, fmt.Errorf("train.diffusion: %w", err)
 	}
 	t := &Trainer{cfg: cfg, be: be, ctx: mlctx.New().Checked(false), sched: sched, prob: prob, gop: gop,
-		gnoise: gnoise, inject: inject, priors: priors, keys: prob.Params.Keys(), seed: seed, log: log,
+		gnoise: gnoise, inject: inject, priors: priors, built: built, keys: prob.Params.Keys(), seed: seed, log: log,
 		imgSize: prob.Clean.ImageSize()}
 	// Seed weight initialization too: the same pipeline seed gives the same models.
 	if err := t.ctx.SetRNGStateFromSeed(seed); err != nil {
@@ -143,7 +158,7 @@ func baseImages(ctx context.Context, prob Problem) (*batch.Batch, error) {
 	if o.H == prob.Clean.H && o.W == prob.Clean.W && o.C == prob.Clean.C {
 		return prob.Obs, nil
 	}
-	if !operators.IsLinear(prob.Op) {
+	if !part.IsLinear(prob.Op) {
 		return nil, fmt.Errorf("observations of shape %s differ from images of shape %s and the operator is not linear: cannot form A^T y", o, prob.Clean)
 	}
 	zero := batch.New(o.N, prob.Clean.H, prob.Clean.W, prob.Clean.C)
@@ -255,7 +270,7 @@ type stepInputs struct {
 	z, eps                *batch.Batch
 	tIdx, sa, s1m, weight []float32
 	y, base               *batch.Batch
-	params                operators.Params
+	params                part.Params
 }
 
 func (t *Trainer) draw(phase, step int) stepInputs {
@@ -295,7 +310,7 @@ func gaussian(rng *rand.Rand, n int, s batch.Shape) *batch.Batch {
 
 func toTensor(b *batch.Batch) *tensors.Tensor { return operators.ToTensor(b) }
 
-func (t *Trainer) paramTensors(p operators.Params) []any {
+func (t *Trainer) paramTensors(p part.Params) []any {
 	out := make([]any, len(t.keys))
 	for i, k := range t.keys {
 		out[i] = toTensor(p[k])
