@@ -33,7 +33,7 @@ func (r *Run) Forward(ctx context.Context) (*Forward, error) {
 	if r.forward != nil {
 		return r.forward, nil
 	}
-	ops, noise, err := operators.FromSpecs(ctx, r.P.Corruption)
+	ops, noise, err := r.P.forwardParts(ctx) // a part's refusal is located in the pipeline
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,8 @@ type Pipeline struct {
 	Sample     *SampleConfig   `yaml:"sample" doc:"prior samples and DPS restorations of the test observations with the trained diffusion prior (needs train)"`
 	Evaluate   *EvaluateConfig `yaml:"evaluate" doc:"metrics computed on the test split"`
 	Report     *ReportConfig   `yaml:"report" doc:"the human-readable report written into the run folder"`
+
+	file string // the file it was read from, for messages
 }
 
 // DataConfig selects and shapes the dataset.
@@ -100,12 +102,12 @@ func Parse(name string, data []byte) (*Pipeline, error) {
 	if ferr != nil {
 		return nil, &LoadError{File: name, Errs: schema.Errors{ferr}}
 	}
-	p := &Pipeline{}
+	p := &Pipeline{file: name}
 	errs := schema.Unmarshal(data, p)
 	if dir != "" {
 		p.PluginsDir = dir
 	}
-	errs = append(errs, p.validateStages()...)
+	errs = append(errs, p.validateStages(data)...)
 	if len(errs) > 0 {
 		errs.Sort()
 		return nil, &LoadError{File: name, Errs: errs}
@@ -141,6 +143,21 @@ func loadPluginsDir(name string, data []byte) (string, *schema.FieldError) {
 	return "", nil
 }
 
+// topKeyLine returns the line of a top-level key of the YAML document data (0 if absent).
+func topKeyLine(data []byte, key string) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return 0
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i].Line
+		}
+	}
+	return 0
+}
+
 // LoadError is an invalid pipeline: a usage error (exit code 2), not a run failure.
 type LoadError struct {
 	File string
@@ -156,8 +173,9 @@ func (e *LoadError) Error() string {
 	return b.String()
 }
 
-// validateStages checks what the sections name against the registry (kinds and order).
-func (p *Pipeline) validateStages() schema.Errors {
+// validateStages checks what the sections name against the registry (kinds and order) and
+// the rules across sections; data is the document, for lines.
+func (p *Pipeline) validateStages(data []byte) schema.Errors {
 	var errs schema.Errors
 	for i, s := range p.Corruption {
 		if s.Entry.New == nil {
@@ -172,6 +190,11 @@ func (p *Pipeline) validateStages() schema.Errors {
 			errs = append(errs, &schema.FieldError{Path: s.Path, Line: s.Line,
 				Msg: fmt.Sprintf("noise model %s must come last in corruption (y = N(A(x)))", s.ID)})
 		}
+	}
+	if p.Train != nil && (len(p.Corruption) == 0 || p.Corruption[len(p.Corruption)-1].Entry.Kind != registry.KindNoise) {
+		// the trainer's rule (core/train.New), checked before a run
+		errs = append(errs, &schema.FieldError{Path: "train", Line: topKeyLine(data, "train"),
+			Msg: "training needs a noise model as the last corruption item (the data-fidelity term); add e.g. noise.gaussian"})
 	}
 	if p.Evaluate != nil {
 		for _, s := range p.Evaluate.Metrics {

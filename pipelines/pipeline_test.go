@@ -105,6 +105,7 @@ func TestValidationCases(t *testing.T) {
 		{"bad backend", "version: 1\nbackend: tpu\n", "backend: unknown backend \"tpu\""},
 		{"bad channels", "version: 1\ndata: {channels: 2}\n", "data.channels: must be one of 1, 3"},
 		{"not yaml", "version: 1\n  data: [\n", "invalid YAML"},
+		{"train without noise", "version: 1\ndata: {}\ncorruption: [blur.gaussian]\ntrain: {}\n", "train: training needs a noise model as the last corruption item"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

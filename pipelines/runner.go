@@ -106,6 +106,17 @@ func Execute(ctx context.Context, p *Pipeline, opts Options) (dir string, err er
 	if _, err := r.Backend(ctx); err != nil {
 		return r.Dir, err
 	}
+	// Configure every part before the first stage, so that a part's own rules (a plugin's,
+	// which run in its process) fail now, not after the data stage or hours of training. The
+	// forward model is built here once for the whole run.
+	if len(r.P.Corruption) > 0 {
+		if _, err := r.Forward(ctx); err != nil {
+			return r.Dir, err
+		}
+	}
+	if err := r.P.configureUnbuilt(ctx); err != nil {
+		return r.Dir, err
+	}
 	for _, s := range stages {
 		if !s.enabled(r.P) {
 			r.Log.Debug("stage skipped: not in pipeline", "stage", s.name)
