@@ -148,3 +148,43 @@ func BenchmarkMatMul1024Fwd(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(2*1024*1024*1024*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkConvNarrow times forward+backward (gradient with respect to the input and the kernel)
+// of a flow coupling network's last layer at the default flow config's first level for 28x28
+// images (batch 16, 14x14, 32 -> 4 channels, float32): ConvNarrow's multiply-then-shift against
+// Conv2D's im2col. Figures are in ConvNarrow's documentation and docs/flow.md.
+//
+//	go test -bench ConvNarrow -run XXX -benchtime 5x ./core/nn/
+func BenchmarkConvNarrow(b *testing.B) {
+	for _, impl := range []struct {
+		name string
+		fn   func(*context.Context, *graph.Node) *graph.Node
+	}{
+		{"shifted", func(ctx *context.Context, x *graph.Node) *graph.Node { return ConvNarrow(ctx, x, 4) }},
+		{"im2col", func(ctx *context.Context, x *graph.Node) *graph.Node { return Conv2D(ctx, x, 4, 3, 1, true) }},
+	} {
+		b.Run(impl.name, func(b *testing.B) {
+			be := goBackend(b)
+			x := randTensor(rand.New(rand.NewPCG(2, 2)), dtypes.Float32, 16, 14, 14, 32)
+			ctx := context.New()
+			e := context.MustNewExec(be, ctx, func(ctx *context.Context, x *graph.Node) []*graph.Node {
+				y := impl.fn(ctx, x)
+				loss := graph.ReduceAllSum(graph.Square(y))
+				k := ctx.In(ConvScope).GetVariable("weights").ValueGraph(x.Graph())
+				return graph.Gradient(loss, x, k)
+			})
+			release := func(ts []*tensors.Tensor) {
+				for _, t := range ts {
+					t.FinalizeAll()
+				}
+			}
+			release(e.MustExec(x))
+			b.ResetTimer()
+			for range b.N {
+				release(e.MustExec(x))
+			}
+			b.StopTimer()
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/op")
+		})
+	}
+}

@@ -182,3 +182,42 @@ func TestDownUpsampleShapes(t *testing.T) {
 		}
 	})
 }
+
+// TestConvNarrow checks ConvNarrow against Conv2D(ctx, x, out, 3, 1, true) with the same
+// variables (float64, weights and bias set to seeded uniform values), values within 1e-12, and
+// the gradients of Σ y⊙R with respect to x and the variables within 1e-12 too (the same sums in
+// other orders), for out < in (the shifted-matmul path on the portable backend) and out >= in
+// (Convolve2D).
+func TestConvNarrow(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+		for i, tc := range []struct{ n, h, w, in, out int }{{2, 5, 6, 8, 3}, {1, 4, 4, 3, 5}, {2, 1, 1, 6, 2}} {
+			t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(tc.in), uint64(tc.out)))
+				x := randTensor(rng, dtypes.Float64, tc.n, tc.h, tc.w, tc.in)
+				r := randTensor(rng, dtypes.Float64, tc.n, tc.h, tc.w, tc.out)
+				ctx := context.New()
+				build := func(conv func(*context.Context, *graph.Node) *graph.Node) *context.Exec {
+					return context.MustNewExec(b, ctx, func(ctx *context.Context, x, r *graph.Node) []*graph.Node {
+						ctx = ctx.In("layer").Checked(false)
+						y := conv(ctx, x)
+						loss := graph.ReduceAllSum(graph.Mul(y, r))
+						wv := ctx.In(ConvScope).GetVariable("weights").ValueGraph(x.Graph())
+						bv := ctx.In(ConvScope).GetVariable("biases").ValueGraph(x.Graph())
+						return append([]*graph.Node{y}, graph.Gradient(loss, x, wv, bv)...)
+					})
+				}
+				ours := build(func(ctx *context.Context, x *graph.Node) *graph.Node { return ConvNarrow(ctx, x, tc.out) })
+				ref := build(func(ctx *context.Context, x *graph.Node) *graph.Node { return Conv2D(ctx, x, tc.out, 3, 1, true) })
+				ours.MustExec(x, r) // creates the variables
+				if vs := trainableVars(ctx); len(vs) != 2 {
+					t.Fatalf("want 2 variables (weights, biases), got %d", len(vs))
+				}
+				randomizeVars(ctx, uint64(i)) // moves the zero bias too
+				got, want := ours.MustExec(x, r), ref.MustExec(x, r)
+				for k, what := range []string{"y", "dx", "dweights", "dbiases"} {
+					assertClose(t, what+" against Conv2D", flat64(got[k]), flat64(want[k]), 1e-12, 0)
+				}
+			})
+		}
+	})
+}
