@@ -7,6 +7,8 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // BenchmarkTrainStep times one training step of the flow on the pure-Go backend, float32, default
@@ -22,7 +24,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			cfg := DefaultConfig()
 			rng := rand.New(rand.NewPCG(1, 1))
 			z := normalTensor(rng, dtypes.Float32, n, s.h, s.w, s.c)
-			cond := randTensor(rng, dtypes.Float32, 1, n, s.h, s.w, s.c)
+			cond := gomlxtest.RandTensor(rng, dtypes.Float32, 1, n, s.h, s.w, s.c)
 			f := newTestFlow(b, cfg, 1, perturbAmp, z, cond)
 			vars := flowVars(f.ctx)
 			_, gradExec := gradExecs(b, f.ctx, cfg, vars, false)
@@ -53,7 +55,7 @@ func BenchmarkGenerate(b *testing.B) {
 			const n = 16
 			rng := rand.New(rand.NewPCG(1, 1))
 			z := normalTensor(rng, dtypes.Float32, n, s.h, s.w, s.c)
-			cond := randTensor(rng, dtypes.Float32, 1, n, s.h, s.w, s.c)
+			cond := gomlxtest.RandTensor(rng, dtypes.Float32, 1, n, s.h, s.w, s.c)
 			f := newTestFlow(b, DefaultConfig(), 1, perturbAmp, z, cond)
 			b.ResetTimer()
 			for range b.N {
