@@ -4,7 +4,7 @@ BIN     := bin/flowdiff
 PIPELINE ?= flowdiff.yaml
 OUT     ?=
 
-.PHONY: all build run test test-short bench fuzz docs vet clean deps proto plugins
+.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins
 
 # Pinned code generators for `make proto` (protoc itself comes from Debian's protobuf-compiler).
 PROTOC_GEN_GO_VERSION      := v1.36.10
@@ -83,9 +83,16 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzIDX -fuzztime $(FUZZTIME) ./core/data/
 	$(GO) test -run XXX -fuzz FuzzPipeline -fuzztime $(FUZZTIME) ./pipelines/
 
-# docs regenerates the pipeline reference from the config structs.
+# docs regenerates the pipeline reference from the config structs, then checks the docs.
 docs: build
 	./$(BIN) validate --explain > docs/pipeline.md
+	$(MAKE) docs-check
+
+# docs-check fails on a Markdown link or #anchor that does not resolve inside the repository, a
+# mention of a docs/ page that does not exist, or a pointer to files outside the repository
+# (internal/doccheck; `make test` runs it too).
+docs-check:
+	$(GO) test -count=1 ./internal/doccheck/
 
 vet:
 	$(GO) vet ./...

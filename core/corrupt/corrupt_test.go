@@ -49,7 +49,7 @@ const mixed = `corruption:
   - op: blur.gaussian
     size: 5
     sigma: 1
-  - op: mixture
+  - op: op.mixture
     components:
       - ops: [mask.random]
       - ops: [{op: mask.box, size: 4}]

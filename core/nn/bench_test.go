@@ -136,7 +136,7 @@ func BenchmarkResBlockFwdBwd(b *testing.B) {
 }
 
 // BenchmarkMatMul1024Fwd is the forward product of two 1024x1024 matrices (2·1024³ FLOPs), the
-// figure quoted for SimpleGo's matmul rate in DESIGN.md.
+// quiet-machine rate of SimpleGo's matmul quoted in docs/benchmarks-nn.md.
 func BenchmarkMatMul1024Fwd(b *testing.B) {
 	be := gomlxtest.Backend(b, testGoConfig)
 	rng := rand.New(rand.NewPCG(8, 8))

@@ -300,11 +300,12 @@ func buildChain(ctx context.Context, specs []registry.Spec) (*Compose, error) {
 
 func init() {
 	registry.Register(registry.Entry{
-		ID:      "compose",
-		Kind:    registry.KindOperator,
-		Summary: "a chain of operators applied in order (ops: a list of registry specs); linear when every part is",
-		Config:  func() any { return &ComposeConfig{} },
-		Example: "ops:\n  - {op: blur.gaussian, size: 9, sigma: 1.5}\n  - {op: mask.random, fraction: 0.3}\n",
+		ID:         "op.compose",
+		Deprecated: []string{"compose"},
+		Kind:       registry.KindOperator,
+		Summary:    "a chain of operators applied in order (ops: a list of registry specs); linear when every part is",
+		Config:     func() any { return &ComposeConfig{} },
+		Example:    "ops:\n  - {op: blur.gaussian, size: 9, sigma: 1.5}\n  - {op: mask.random, fraction: 0.3}\n",
 		New: func(ctx context.Context, cfg any) (any, error) {
 			c := cfg.(*ComposeConfig)
 			if len(c.Ops) == 0 {

@@ -23,14 +23,14 @@ func TestPipelineDecode(t *testing.T) {
   - op: blur.gaussian
     size: 33
     sigma: 1.5
-  - op: mixture
+  - op: op.mixture
     components:
       - weight: 2
         ops: [mask.random]
       - ops:
           - op: mask.box
             size: 4
-          - downsample
+          - op.downsample
   - op: noise.gaussian
     sigma: 0.1
 `
@@ -82,21 +82,21 @@ func TestPipelineValidation(t *testing.T) {
     fraction: 1.5
   - op: noise.poisson_gaussian
     gain: 0
-  - op: compose
+  - op: op.compose
     ops:
       - op: blur.motion
         length: 0.5
-  - op: mixture
+  - op: op.mixture
     components:
       - weight: 0
         ops: [mask.random]
-  - op: mixture
+  - op: op.mixture
     components:
       - ops: [noise.poisson]
   - op: blur.kernel
     path: ` + cube + `
   - op: blur.kernel
-  - op: downsample
+  - op: op.downsample
     factor: 1
 `
 	want := []string{

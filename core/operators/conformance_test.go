@@ -64,8 +64,8 @@ func TestConformanceConfigs(t *testing.T) {
 		{"blur.kernel", "- op: blur.kernel\n  path: " + k, batch.Shape{}, false},
 		{"blur.kernel 33x33 windows", "- op: blur.kernel\n  path: " + wide, batch.Shape{N: 2, H: 72, W: 64, C: 1}, true},
 		{"paper blur on 28x28", "- op: blur.gaussian\n  size: 33\n  sigma: 1.5", batch.Shape{N: 4, H: 28, W: 28, C: 1}, false},
-		{"compose", "- op: compose\n  ops:\n    - op: blur.gaussian\n      size: 5\n      sigma: 1\n    - mask.random\n    - downsample", batch.Shape{}, false},
-		{"mixture", `- op: mixture
+		{"op.compose", "- op: op.compose\n  ops:\n    - op: blur.gaussian\n      size: 5\n      sigma: 1\n    - mask.random\n    - op.downsample", batch.Shape{}, false},
+		{"mixture", `- op: op.mixture
   components:
     - weight: 1
       ops: [blur.motion]
@@ -102,7 +102,7 @@ func TestConformanceInGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"blur.gaussian", "blur.motion", "mask.random", "downsample"} {
+	for _, id := range []string{"blur.gaussian", "blur.motion", "mask.random", "op.downsample"} {
 		e, _ := registry.Lookup(id)
 		cfg, err := e.DefaultConfig()
 		if err != nil {

@@ -116,12 +116,13 @@ func (d *Downsample) ApplyGraph(x *graph.Node, _ map[string]*graph.Node) *graph.
 
 func init() {
 	registry.Register(registry.Entry{
-		ID:      "downsample",
-		Kind:    registry.KindOperator,
-		Linear:  true,
-		Summary: "box downsampling: the mean of each factor x factor block (super-resolution)",
-		Config:  func() any { return &DownsampleConfig{} },
-		New:     func(_ context.Context, cfg any) (any, error) { return NewDownsample(*cfg.(*DownsampleConfig)) },
+		ID:         "op.downsample",
+		Deprecated: []string{"downsample"},
+		Kind:       registry.KindOperator,
+		Linear:     true,
+		Summary:    "box downsampling: the mean of each factor x factor block (super-resolution)",
+		Config:     func() any { return &DownsampleConfig{} },
+		New:        func(_ context.Context, cfg any) (any, error) { return NewDownsample(*cfg.(*DownsampleConfig)) },
 	})
 }
 

@@ -222,11 +222,12 @@ func (m *Mixture) hasGraph() bool {
 
 func init() {
 	registry.Register(registry.Entry{
-		ID:      "mixture",
-		Kind:    registry.KindOperator,
-		Summary: "per-image random choice among operator chains with weights (mixed corruptions); per-sample choice",
-		Config:  func() any { return &MixtureConfig{} },
-		Example: "components:\n  - {weight: 1, ops: [{op: blur.gaussian, size: 9, sigma: 1.5}]}\n  - {weight: 1, ops: [{op: mask.random, fraction: 0.5}]}\n",
+		ID:         "op.mixture",
+		Deprecated: []string{"mixture"},
+		Kind:       registry.KindOperator,
+		Summary:    "per-image random choice among operator chains with weights (mixed corruptions); per-sample choice",
+		Config:     func() any { return &MixtureConfig{} },
+		Example:    "components:\n  - {weight: 1, ops: [{op: blur.gaussian, size: 9, sigma: 1.5}]}\n  - {weight: 1, ops: [{op: mask.random, fraction: 0.5}]}\n",
 		New: func(ctx context.Context, cfg any) (any, error) {
 			c := cfg.(*MixtureConfig)
 			chains := make([]*Compose, len(c.Components))
