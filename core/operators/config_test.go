@@ -165,7 +165,7 @@ func TestZeroFieldsMeanDefaults(t *testing.T) {
 		{id: "blur.motion", zero: func() (any, error) { return NewMotionBlur(MotionBlurConfig{}) }},
 		{id: "blur.kernel", zero: func() (any, error) { return NewKernelBlur(KernelBlurConfig{Path: kernel}) },
 			params: "path: " + kernel},
-		{id: "downsample", zero: func() (any, error) { return NewDownsample(DownsampleConfig{}) }},
+		{id: "op.downsample", zero: func() (any, error) { return NewDownsample(DownsampleConfig{}) }},
 		{id: "mask.box", zero: func() (any, error) { return NewBoxMask(BoxMaskConfig{}) }, compare: box},
 		{id: "noise.gaussian", zero: func() (any, error) { return NewGaussianNoise(GaussianNoiseConfig{}) }},
 		{id: "noise.poisson", zero: func() (any, error) { return NewPoissonNoise(PoissonNoiseConfig{}) }},
