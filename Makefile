@@ -33,9 +33,14 @@ run: build
 	./$(BIN) run $(PIPELINE) $(if $(OUT),--out $(OUT))
 
 # deps installs what the tests need beyond Go: Debian's python3-grpcio and python3-protobuf for
-# the Python example plugin. Idempotent.
+# the Python example plugin, chromium to look at report.html as a person would; NumPy,
+# tifffile, mrcfile and libtiff's tools for the image-format interoperability tests of
+# core/formats. Idempotent.
 deps:
 	$(call apt_need,$(PYTHON) -c 'import grpc; import google.protobuf',python3-grpcio python3-protobuf)
+	$(call apt_need,command -v chromium,--no-install-recommends chromium)
+	$(call apt_need,$(PYTHON) -c 'import numpy; import tifffile; import mrcfile',python3-numpy python3-tifffile python3-mrcfile)
+	$(call apt_need,command -v tiffcp,libtiff-tools)
 
 # proto regenerates the committed gRPC code of plugins/internal/proto (Go) and of the Python example.
 proto:
@@ -82,6 +87,9 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzDecodeImage -fuzztime $(FUZZTIME) ./core/data/
 	$(GO) test -run XXX -fuzz FuzzIDX -fuzztime $(FUZZTIME) ./core/data/
 	$(GO) test -run XXX -fuzz FuzzPipeline -fuzztime $(FUZZTIME) ./pipelines/
+	$(GO) test -run XXX -fuzz FuzzTIFF -fuzztime $(FUZZTIME) ./core/formats/tiff/
+	$(GO) test -run XXX -fuzz FuzzMRC -fuzztime $(FUZZTIME) ./core/formats/mrc/
+	$(GO) test -run XXX -fuzz FuzzNPY -fuzztime $(FUZZTIME) ./core/formats/npy/
 
 # docs regenerates the pipeline reference from the config structs, then checks the docs.
 docs: build

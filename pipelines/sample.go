@@ -13,8 +13,8 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/progress"
 	"github.com/flowdiff/flowdiff-go/core/train"

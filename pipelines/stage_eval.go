@@ -67,6 +67,9 @@ func runEvaluate(ctx context.Context, r *Run) error {
 			return err
 		}
 	}
+	if err := r.recordResiduals(ctx); err != nil {
+		return err
+	}
 	return r.recordCalibration()
 }
 

@@ -9,7 +9,7 @@ import (
 	"strconv"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/report"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )

@@ -9,7 +9,7 @@
 //	<dir>/clean/clean.npy     the clean images x, float32 [N,H,W,C]: kept apart, for
 //	                          evaluation only (Read does not load it; ReadClean does)
 //
-// Arrays are NumPy .npy files (version 1.0, '<f4', C order; see core/corrupt/npy), so
+// Arrays are NumPy .npy files (version 1.0, '<f4', C order; see core/formats/npy), so
 // np.load reads the store directly. Every file is written atomically (temporary file in the
 // same folder, fsync, rename), the manifest last; an earlier manifest is removed first, so a
 // store interrupted while being rewritten has no manifest and Read refuses it, rather than

@@ -18,7 +18,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/part"
 )
 

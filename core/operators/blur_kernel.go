@@ -14,7 +14,7 @@ import (
 
 	"golang.org/x/image/tiff"
 
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"

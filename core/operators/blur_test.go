@@ -13,7 +13,7 @@ import (
 	"golang.org/x/image/tiff"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/part"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )

@@ -9,7 +9,7 @@ import (
 	_ "github.com/gomlx/gomlx/backends/simplego"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
