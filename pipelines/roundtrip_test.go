@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // TestIntegerFieldsStrict: the cases of issue 15, where a decimal in an integer field was
@@ -64,8 +66,9 @@ func checkRoundTrip(t *testing.T, data []byte, p *Pipeline) {
 }
 
 // sameValues checks that every value of in is in out at the same path. A null in carries no
-// value (the field keeps its zero value); a bare registry ID is resolved to {op: ID, ...};
-// plugins_dir is made absolute on loading.
+// value (the field keeps its zero value); a bare registry ID is resolved to {op: ID, ...}; a
+// deprecated ID is written back as its current name (with a warning when loaded: the same
+// part); plugins_dir is made absolute on loading.
 func sameValues(in, out *yaml.Node, path string) error {
 	for in.Kind == yaml.DocumentNode || in.Kind == yaml.AliasNode {
 		if in.Kind == yaml.AliasNode {
@@ -85,10 +88,13 @@ func sameValues(in, out *yaml.Node, path string) error {
 			return nil
 		}
 		if out.Kind == yaml.MappingNode { // a bare ID, resolved to a mapping
-			if op := mapValue(out, "op"); op != nil && op.Value == in.Value {
+			if op := mapValue(out, "op"); op != nil && sameID(in.Value, op.Value) {
 				return nil
 			}
 			return fmt.Errorf("%s: %q became a mapping without op: %[2]s", path, in.Value)
+		}
+		if strings.HasSuffix(path, ".op") && out.Kind == yaml.ScalarNode && sameID(in.Value, out.Value) {
+			return nil
 		}
 		if out.Kind != yaml.ScalarNode || !sameScalar(in, out) {
 			return fmt.Errorf("%s: written %q, resolved %q", path, in.Value, out.Value)
@@ -124,6 +130,13 @@ func sameValues(in, out *yaml.Node, path string) error {
 		}
 	}
 	return nil
+}
+
+// sameID reports whether written and resolved name the same part: equal, or written is a
+// deprecated ID whose current name is resolved.
+func sameID(written, resolved string) bool {
+	cur, _ := registry.Default.Current(written)
+	return written == resolved || cur == resolved
 }
 
 func isNullNode(n *yaml.Node) bool {
