@@ -220,7 +220,7 @@ func TestStdErrCalibrated(t *testing.T) {
 		seA += p.StdErrA / reps
 	}
 	for _, c := range []struct {
-		name      string
+		name       string
 		spread, se float64
 	}{{"sigma", sg.sd(), seG}, {"a", sa.sd(), seA}} {
 		if r := c.se / c.spread; r < 0.6 || r > 1.6 {
