@@ -154,7 +154,11 @@ func EstimatePaths(files []string, load Loader, opts PathOptions) (*Report, erro
 		}
 		r.Files = append(r.Files, e)
 	}
-	pooled, err := estimate(fmt.Sprintf("pooled (%d files)", len(files)), all, opts)
+	name := fmt.Sprintf("pooled (%d files)", len(files))
+	if len(files) == 1 {
+		name = "pooled (1 file)"
+	}
+	pooled, err := estimate(name, all, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -153,7 +153,7 @@ func EstimateGaussian(planes []Plane, opts GaussianOptions) (GaussianEstimate, e
 			if s, ok := screenGaussian(blocks, sigma0); ok {
 				bv, est.Screened = madValues(blocks, s), len(blocks)-len(s)
 			} else {
-				est.Note = "no block passed the smoothness test (heavy texture, clipping, or no noise): every block was used, so sigma is likely too high"
+				est.Note = "no block passed the smoothness test (heavy texture, clipping, no noise, or noise far from Gaussian such as few-photon counts: try the poisson-gaussian model): every block was used, so sigma is likely off"
 			}
 		}
 		est.Sigma = madToSigma * bv.median()

@@ -3,6 +3,7 @@ package noiseest
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -257,5 +258,23 @@ func TestErrors(t *testing.T) {
 	one, two := 1.0, 2.0
 	if _, err := EstimatePoissonGaussian(good, PGOptions{FixA: &one, FixB: &two}); err == nil {
 		t.Error("both parameters fixed: accepted")
+	}
+}
+
+// TestSelectKth compares the selection with sorting on seeded random data with ties.
+func TestSelectKth(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for n := 1; n < 60; n++ {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = float64(rng.IntN(10))
+		}
+		sorted := slices.Clone(v)
+		slices.Sort(sorted)
+		for k := range n {
+			if got := selectKth(slices.Clone(v), k); got != sorted[k] {
+				t.Fatalf("n %d k %d: %v, want %v", n, k, got, sorted[k])
+			}
+		}
 	}
 }

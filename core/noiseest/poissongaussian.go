@@ -13,10 +13,10 @@ const (
 	// DefaultPGBlock is the side, in pixels, of the blocks whose local mean and noise
 	// variance make one point of the variance-versus-mean fit.
 	DefaultPGBlock = 16
-	// fitIterations bounds the reweighting iterations of the fit; it converges (relative
-	// change below fitTolerance) in under 10 on every test image.
+	// fitIterations bounds the reweighting iterations of the fit, which stop when a and b
+	// change by less than fitTolerance (relative), far below their standard errors.
 	fitIterations = 50
-	fitTolerance  = 1e-10
+	fitTolerance  = 1e-7
 	// narrowRange: when the fitted blocks' means (5th to 95th percentile, above the offset)
 	// span less than this fraction of the upper one, a and b are not told apart well.
 	narrowRange = 0.25
@@ -125,7 +125,7 @@ func EstimatePoissonGaussian(planes []Plane, opts PGOptions) (PGEstimate, error)
 	if len(pts) >= 2 {
 		var sa, sb spread
 		resample(len(pts), o.Resamples, o.Seed, func(c []int) {
-			a, b := fitPG(pts, c, o.FixA, o.FixB)
+			a, b := refitPG(pts, c, o.FixA, o.FixB, est.A, est.B, 0)
 			sa.add(a)
 			sb.add(b)
 		})
@@ -190,13 +190,21 @@ func fitPG(pts []pgPoint, counts []int, fixA, fixB *float64) (a, b float64) {
 		w[i] = float64(counts[i]) * p.n
 	}
 	a, b = weightedLS(pts, w, fixA, fixB)
+	return refitPG(pts, counts, fixA, fixB, a, b, 3)
+}
+
+// refitPG iterates the reweighted fit from (a, b), the biweight joining after plain
+// iterations: 3 from the unweighted start, 0 from a converged fit (a bootstrap replicate
+// starts from the full data's fit).
+func refitPG(pts []pgPoint, counts []int, fixA, fixB *float64, a, b float64, plain int) (float64, float64) {
+	w := make([]float64, len(pts))
 	robust := make([]float64, len(pts))
 	for i := range robust {
 		robust[i] = 1
 	}
 	r := make([]float64, 0, len(pts))
 	for it := range fitIterations {
-		if it >= 3 {
+		if it >= plain {
 			// Tukey's biweight on the standardized residuals: blocks whose variance is far
 			// above the fit (structure the smoothness test missed) lose their weight.
 			r = r[:0]
@@ -205,8 +213,7 @@ func fitPG(pts []pgPoint, counts []int, fixA, fixB *float64) (a, b float64) {
 					r = append(r, math.Abs(residual(p, a, b)))
 				}
 			}
-			slices.Sort(r)
-			s := r[len(r)/2] * madToSigma
+			s := selectKth(r, len(r)/2) * madToSigma
 			if !(s > 0) {
 				break // an exact fit: no residual to weigh
 			}
@@ -223,7 +230,7 @@ func fitPG(pts []pgPoint, counts []int, fixA, fixB *float64) (a, b float64) {
 			w[i] = float64(counts[i]) * robust[i] * p.n / (f * f)
 		}
 		na, nb := weightedLS(pts, w, fixA, fixB)
-		done := it > 3 && math.Abs(na-a) <= fitTolerance*math.Abs(na)+1e-300 && math.Abs(nb-b) <= fitTolerance*math.Abs(nb)+1e-300
+		done := it > plain && near(na, a) && near(nb, b)
 		a, b = na, nb
 		if done {
 			break
@@ -231,6 +238,9 @@ func fitPG(pts []pgPoint, counts []int, fixA, fixB *float64) (a, b float64) {
 	}
 	return a, b
 }
+
+// near reports whether x and y agree to fitTolerance, relative to the larger.
+func near(x, y float64) bool { return math.Abs(x-y) <= fitTolerance*max(math.Abs(x), math.Abs(y)) }
 
 // biweightC is Tukey's biweight tuning constant (95% efficiency at the normal).
 const biweightC = 4.685
