@@ -100,7 +100,7 @@ func pgTolerance(rule string, s, b float64) (tolS, tolB float64) {
 // With -update it rewrites the tables of docs/noise-estimation.md; with -v it prints them.
 func TestAccuracyTable(t *testing.T) {
 	if testing.Short() {
-		t.Skip("accuracy table: about 20 s of estimation; run without -short")
+		t.Skip("accuracy table: about a minute of estimation on 2 cores; run without -short")
 	}
 	sets := accuracySets(t)
 	var md bytes.Buffer
