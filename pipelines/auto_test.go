@@ -58,7 +58,7 @@ func TestAutoParse(t *testing.T) {
 			t.Errorf("%s: resolved pipeline should still say auto %d times:\n%s", c.name, c.auto, res)
 		}
 		// An unresolved parameter holds NaN, so building the noise model fails loudly.
-		if _, _, err := operators.FromSpecs(p.Corruption); err == nil {
+		if _, _, err := operators.FromSpecs(context.Background(), p.Corruption); err == nil {
 			t.Errorf("%s: the noise model was built before auto was resolved", c.name)
 		}
 		// The resolved text parses back to the same auto parameters.
@@ -215,7 +215,7 @@ func TestAutoPoissonGaussian(t *testing.T) {
 	if d := math.Abs(s*s - b); d > 0.15*b+0.05*a*xbar {
 		t.Errorf("sigma %.5f (b %.3g), want b = %v within %.2g", s, s*s, b, 0.15*b+0.05*a*xbar)
 	}
-	if _, _, err := operators.FromSpecs(p.Corruption); err != nil {
+	if _, _, err := operators.FromSpecs(context.Background(), p.Corruption); err != nil {
 		t.Errorf("resolved noise model does not build: %v", err)
 	}
 }

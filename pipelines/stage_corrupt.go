@@ -7,7 +7,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
 	"github.com/flowdiff/flowdiff-go/core/data"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Folders of the corrupt stage inside the run folder (core/corrupt store format).
@@ -24,7 +24,7 @@ func runCorrupt(ctx context.Context, r *Run) error {
 	if r.P.observed() {
 		return runObserved(ctx, r)
 	}
-	ops, noise, err := operators.FromSpecs(r.P.Corruption)
+	fwd, err := r.Forward(ctx)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func runCorrupt(ctx context.Context, r *Run) error {
 		{"test", testStore, r.Data.Test},
 	} {
 		seed := r.Seed("corrupt." + part.name)
-		obs, params, err := corrupt.Corrupt(ctx, part.clean.Images, ops, noise, seed)
+		obs, params, err := corrupt.Corrupt(ctx, part.clean.Images, fwd.Ops, fwd.Noise, seed)
 		if err != nil {
 			return fmt.Errorf("%s set: %w", part.name, err)
 		}
@@ -67,7 +67,7 @@ func restoreCorrupt(_ context.Context, r *Run) error {
 	return nil
 }
 
-func (d *StageData) setObservations(set string, obs *batch.Batch, p operators.Params) {
+func (d *StageData) setObservations(set string, obs *batch.Batch, p part.Params) {
 	if set == "train" {
 		d.TrainObs, d.TrainParams = obs, p
 		return

@@ -9,6 +9,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // runObserved is the corrupt stage of a pipeline whose noise parameters are auto (or were
@@ -17,7 +18,7 @@ import (
 // training observations (the data the noise model is fitted to in training), logged with
 // their standard errors, and written into the run's pipeline.yaml with an estimated section;
 // the observations are stored like simulated ones, without clean images.
-func runObserved(_ context.Context, r *Run) error {
+func runObserved(ctx context.Context, r *Run) error {
 	train, test := r.Data.Train.Images, r.Data.Test.Images
 	ests, err := Resolve(r.P, train)
 	if err != nil {
@@ -30,18 +31,18 @@ func runObserved(_ context.Context, r *Run) error {
 			r.Log.Warn("noise estimate: "+e.Note, "field", e.Field)
 		}
 	}
-	ops, _, err := operators.FromSpecs(r.P.Corruption)
+	fwd, err := r.Forward(ctx) // built only now, from the resolved parameters
 	if err != nil {
 		return err
 	}
-	if err := checkObservedOps(operators.NewCompose(ops...), train.Shape); err != nil {
+	if err := checkObservedOps(ctx, fwd.Op, train.Shape); err != nil {
 		return err
 	}
 	text, err := corrupt.ResolvedYAML(r.P.Corruption)
 	if err != nil {
 		return err
 	}
-	for _, part := range []struct {
+	for _, set := range []struct {
 		name, dir string
 		obs       *batch.Batch
 		source    string
@@ -49,12 +50,12 @@ func runObserved(_ context.Context, r *Run) error {
 		{"train", trainStore, train, r.Data.Train.Source},
 		{"test", testStore, test, r.Data.Test.Source},
 	} {
-		meta := corrupt.Manifest{Corruption: text, Dataset: part.source + " (taken as observations: auto noise)"}
-		if err := corrupt.Write(r.Path(part.dir), part.obs, nil, nil, meta); err != nil {
+		meta := corrupt.Manifest{Corruption: text, Dataset: set.source + " (taken as observations: auto noise)"}
+		if err := corrupt.Write(r.Path(set.dir), set.obs, nil, nil, meta); err != nil {
 			return err
 		}
-		r.Log.Info("observations written", "set", part.name, "dir", r.Path(part.dir), "shape", part.obs.Shape.String())
-		r.Data.setObservations(part.name, part.obs, operators.Params{})
+		r.Log.Info("observations written", "set", set.name, "dir", r.Path(set.dir), "shape", set.obs.Shape.String())
+		r.Data.setObservations(set.name, set.obs, part.Params{})
 	}
 	resolved, err := r.P.Resolved()
 	if err != nil {
@@ -72,15 +73,15 @@ func runObserved(_ context.Context, r *Run) error {
 // checkObservedOps refuses forward operators that observations given as data cannot have
 // gone through as the model says: one that changes the image shape (the clean images' shape
 // would be unknown) or draws per-sample parameters (the data carry none).
-func checkObservedOps(chain *operators.Compose, s batch.Shape) error {
-	out, err := chain.OutShape(s)
+func checkObservedOps(ctx context.Context, chain *operators.Compose, s batch.Shape) error {
+	out, err := chain.OutShape(ctx, s)
 	if err != nil {
 		return err
 	}
 	if out != s {
 		return fmt.Errorf("corruption: with auto noise the data are the observations, so the operators must keep their shape %s, not make %s", s, out)
 	}
-	params, err := chain.SampleParams(rand.New(rand.NewPCG(1, 1)), s)
+	params, err := chain.SampleParams(ctx, rand.New(rand.NewPCG(1, 1)), s)
 	if err != nil {
 		return err
 	}

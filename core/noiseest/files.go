@@ -6,7 +6,9 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
@@ -26,10 +28,12 @@ const (
 // in. DataLoader reads with core/data; another loader (a format package's) can stand in.
 type Loader func(path string) (*batch.Batch, error)
 
-// DataLoader returns a Loader over core/data's decoders (PNG, JPEG, 8/16-bit TIFF): values
-// in [0, 1] by range (v/255, v/65535) or, with normalize = "percentile", by core/data's
-// per-image percentile normalization (2nd and 99.8th percentiles), the two normalizations
-// a pipeline's data section offers. Color images give their three channels; gray ones one.
+// DataLoader returns a Loader over core/data's decoders, the ones a pipeline's folder source
+// uses: PNG, JPEG, and TIFF with every page of a stack (core/data.ReadTIFFPages), values in
+// [0, 1] by range (v/255, v/65535) or, with normalize = "percentile", by core/data's per-image
+// percentile normalization (2nd and 99.8th percentiles), the two normalizations a pipeline's
+// data section offers. Color images give their three channels, gray ones one; the pages of
+// a stack must share one size.
 func DataLoader(normalize data.Normalization) (Loader, error) {
 	switch normalize {
 	case "", data.RangeNormalization, data.PercentileNormalization:
@@ -37,12 +41,25 @@ func DataLoader(normalize data.Normalization) (Loader, error) {
 		return nil, fmt.Errorf("normalize %q: want %q or %q", normalize, data.RangeNormalization, data.PercentileNormalization)
 	}
 	return func(path string) (*batch.Batch, error) {
-		b, err := data.ReadImageFile(path, 3, 0)
+		var pages []*batch.Batch
+		if ext := strings.ToLower(filepath.Ext(path)); ext == ".tif" || ext == ".tiff" {
+			var err error
+			if pages, err = data.ReadTIFFPages(path, 3, 0); err != nil {
+				return nil, err
+			}
+		} else {
+			b, err := data.ReadImageFile(path, 3, 0)
+			if err != nil {
+				return nil, err
+			}
+			pages = []*batch.Batch{b}
+		}
+		b, err := batch.Concat(pages...)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
 		if gray(b) {
-			g := batch.New(1, b.H, b.W, 1)
+			g := batch.New(b.N, b.H, b.W, 1)
 			for i := range g.Data {
 				g.Data[i] = b.Data[3*i]
 			}

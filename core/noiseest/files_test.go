@@ -11,6 +11,8 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/data"
+	"github.com/flowdiff/flowdiff-go/core/formats"
+	"github.com/flowdiff/flowdiff-go/core/formats/dtype"
 )
 
 // writeNoisy writes n gradient images of side 128 with N(0, sigma²) noise as 16-bit TIFFs
@@ -99,6 +101,35 @@ func TestDataLoaderChannels(t *testing.T) {
 	}
 	if _, err := DataLoader("gamma"); err == nil {
 		t.Error("normalize gamma accepted")
+	}
+}
+
+// TestDataLoaderTIFFStack: every page of a multi-page 16-bit TIFF is an image, as in a
+// pipeline's folder source; the stack's two pages carry noise of sigma 0.05 (seeded).
+func TestDataLoaderTIFFStack(t *testing.T) {
+	pages := addGaussian(gradients(2, 96, 4), 0.05, 5)
+	img := &formats.Image{W: 96, H: 96, C: 1, N: 2, SourceType: dtype.Uint16}
+	for _, p := range pages {
+		for _, v := range p.Data {
+			img.Data = append(img.Data, float32(math.Round(float64(v)*65535)))
+		}
+	}
+	path := filepath.Join(t.TempDir(), "stack.tif")
+	if _, err := formats.Write(path, img); err != nil {
+		t.Fatal(err)
+	}
+	load, _ := DataLoader("")
+	b, err := load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.N != 2 || b.C != 1 || b.H != 96 {
+		t.Fatalf("stack read as %s, want [2,96,96,1]", b.Shape)
+	}
+	for i, v := range b.Image(1).Data {
+		if math.Abs(float64(v-pages[1].Data[i])) > 1.0/65535 {
+			t.Fatalf("page 1 value %d: %v, want %v", i, v, pages[1].Data[i])
+		}
 	}
 }
 
