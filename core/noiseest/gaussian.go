@@ -56,7 +56,7 @@ type GaussianOptions struct {
 	Method Method
 	// Block is the side of the bootstrap's blocks in pixels (>= 8). Default DefaultBlock.
 	Block int
-	// EdgeFraction, in [0, 1), is the fraction of pixels MethodImmerkaerSobel leaves out.
+	// EdgeFraction, in (0, 1), is the fraction of pixels MethodImmerkaerSobel leaves out.
 	// Default DefaultEdgeFraction.
 	EdgeFraction float64
 	// Resamples is the number of bootstrap replicates (>= 2). Default DefaultResamples.
@@ -172,7 +172,7 @@ func EstimateGaussian(planes []Plane, opts GaussianOptions) (GaussianEstimate, e
 			total += sums[j]
 			n += counts[j]
 		}
-		// σ = √(π/2) · mean|I*M| / 6 (Immerkaer 1996, eq. 4).
+		// σ = √(π/2) · mean|I*M| / 6 (Immerkaer 1996).
 		scale := math.Sqrt(math.Pi/2) / 6
 		est.Sigma = scale * total / float64(n)
 		est.Samples, est.Blocks = n, len(sums)
