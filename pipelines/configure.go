@@ -25,6 +25,9 @@ type ConfigureReport struct {
 	// Notes lists metrics that cannot run on this machine (LPIPS without its weights): the run
 	// reports them as unavailable, it does not fail.
 	Notes []string
+	// Deferred lists the items with auto parameters, which only the run can build, once it
+	// has estimated them ("corruption[1] (noise.gaussian: sigma auto)").
+	Deferred []string
 }
 
 // Configure builds every part the pipeline names (corruption, train.priors,
@@ -50,6 +53,10 @@ func (p *Pipeline) configure(ctx context.Context, specs []*registry.Spec, offlin
 	var rep ConfigureReport
 	var errs schema.Errors
 	for _, s := range specs {
+		if keys := p.autoKeys(s); len(keys) > 0 {
+			rep.Deferred = append(rep.Deferred, fmt.Sprintf("%s (%s: %s auto)", s.Path, s.ID, strings.Join(keys, ", ")))
+			continue
+		}
 		if offline {
 			if ids := pluginIDs(s); len(ids) > 0 {
 				rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s (%s)", s.Path, strings.Join(ids, ", ")))
@@ -106,6 +113,17 @@ func (p *Pipeline) forwardParts(ctx context.Context) (ops []part.Operator, noise
 		}
 	}
 	return ops, noise, nil
+}
+
+// autoKeys returns the parameters of corruption item s written auto and not yet estimated.
+func (p *Pipeline) autoKeys(s *registry.Spec) []string {
+	var keys []string
+	for _, a := range p.auto {
+		if a.item < len(p.Corruption) && &p.Corruption[a.item] == s {
+			keys = append(keys, a.key)
+		}
+	}
+	return keys
 }
 
 // specs lists the pipeline's part items in document order.

@@ -52,3 +52,16 @@ func TestConfigureChecksPluginRules(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigureDefersAuto: a noise model with auto parameters cannot be built before the run
+// estimates them; Configure lists it instead of failing on the placeholder.
+func TestConfigureDefersAuto(t *testing.T) {
+	p, err := Parse("auto.yaml", []byte("version: 1\ndata: {}\ncorruption:\n  - {op: noise.gaussian, sigma: auto}\nevaluate: {metrics: [metric.psnr]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := p.Configure(context.Background(), false)
+	if err != nil || rep.Configured != 1 || len(rep.Deferred) != 1 || rep.Deferred[0] != "corruption[0] (noise.gaussian: sigma auto)" {
+		t.Errorf("Configure = %+v, %v; want corruption[0] deferred and the metric configured", rep, err)
+	}
+}

@@ -109,7 +109,7 @@ func Execute(ctx context.Context, p *Pipeline, opts Options) (dir string, err er
 	// Configure every part before the first stage, so that a part's own rules (a plugin's,
 	// which run in its process) fail now, not after the data stage or hours of training. The
 	// forward model is built here once for the whole run.
-	if len(r.P.Corruption) > 0 {
+	if len(r.P.Corruption) > 0 && len(r.P.auto) == 0 { // auto parameters: built once estimated
 		if _, err := r.Forward(ctx); err != nil {
 			return r.Dir, err
 		}

@@ -81,6 +81,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			reportCommand(),
 			compareCommand(),
 			metricsCommand(),
+			estimateNoiseCommand(),
 			pluginsCommand(),
 			versionCommand(),
 		},

@@ -45,6 +45,9 @@ func validateCommand() *cli.Command {
 			for _, n := range rep.Notes {
 				fmt.Fprintf(c.App.Writer, "  note: %s (the run reports it unavailable)\n", n)
 			}
+			if len(rep.Deferred) > 0 {
+				fmt.Fprintf(c.App.Writer, "  checked by the run once it has estimated the auto parameters: %s\n", strings.Join(rep.Deferred, "; "))
+			}
 			if len(rep.Skipped) > 0 {
 				fmt.Fprintf(c.App.Writer, "  not checked (--offline: plugins not started): %s\n", strings.Join(rep.Skipped, "; "))
 			}
