@@ -78,6 +78,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			reportCommand(),
 			compareCommand(),
 			metricsCommand(),
+			bm3dCommand(),
 			pluginsCommand(),
 			versionCommand(),
 		},

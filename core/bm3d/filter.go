@@ -4,15 +4,15 @@ package bm3d
 type scratch struct {
 	best   []cand
 	gn, gb []float32 // groups: noisy coefficients, basic-estimate coefficients
+	pix    []float32 // the group back in the pixel domain
 	tmp    []float32 // Haar work space, MaxGroup*nb
-	blk    []float32 // one block's pixels
 	btmp   []float32 // 2D transform work space
 }
 
 func newScratch(s *stage) *scratch {
 	g := s.p.MaxGroup * s.nb
-	return &scratch{best: make([]cand, 0, s.p.MaxGroup), gn: make([]float32, g), gb: make([]float32, g),
-		tmp: make([]float32, g), blk: make([]float32, s.nb), btmp: make([]float32, 2*s.nb)}
+	return &scratch{best: make([]cand, 0, s.p.MaxGroup), gn: make([]float32, g), gb: make([]float32, g), pix: make([]float32, g),
+		tmp: make([]float32, g), btmp: make([]float32, 2*s.nb)}
 }
 
 // filter matches, filters and aggregates the group of reference block (ry, rx) into a.
@@ -27,16 +27,29 @@ func (s *stage) filter(ry, rx int, sc *scratch, a *accum) {
 	haarForward(gn, m, nb, sc.tmp)
 	sigma2 := s.sigma * s.sigma
 	var weight float32
+	pix := sc.pix[:m*nb]
 	if !s.wiener {
-		// Hard thresholding; weight 1/(sigma^2 N_nonzero).
+		// Hard thresholding; weight 1/(sigma^2 N_nonzero). The inverse 3D transform applies
+		// the 2D inverse to each slice along the group first (the two commute), which a slice
+		// with no coefficient left skips.
 		thr := s.thr3D
 		nz := 0
-		for k, v := range gn {
-			if v < thr && v > -thr {
-				gn[k] = 0
-			} else {
-				nz++
+		for j := 0; j < m; j++ {
+			slice := gn[j*nb : (j+1)*nb]
+			nzSlice := 0
+			for k, v := range slice {
+				if v < thr && v > -thr {
+					slice[k] = 0
+				} else {
+					nzSlice++
+				}
 			}
+			if nzSlice == 0 {
+				clear(pix[j*nb : (j+1)*nb])
+			} else {
+				s.tr.inverse(slice, pix[j*nb:(j+1)*nb], sc.btmp)
+			}
+			nz += nzSlice
 		}
 		weight = 1 / (sigma2 * float32(max(nz, 1)))
 	} else {
@@ -57,12 +70,14 @@ func (s *stage) filter(ry, rx int, sc *scratch, a *accum) {
 			wsum = 1
 		}
 		weight = 1 / (sigma2 * wsum)
+		for j := 0; j < m; j++ {
+			s.tr.inverse(gn[j*nb:(j+1)*nb], pix[j*nb:(j+1)*nb], sc.btmp)
+		}
 	}
-	haarInverse(gn, m, nb, sc.tmp)
+	haarInverse(pix, m, nb, sc.tmp)
 	for j, c := range sc.best[:m] {
-		s.tr.inverse(gn[j*nb:(j+1)*nb], sc.blk, sc.btmp)
 		by, bx := s.by0+int(c.i)/s.bw, int(c.i)%s.bw
-		s.aggregate(a, by, bx, sc.blk, weight)
+		s.aggregate(a, by, bx, pix[j*nb:(j+1)*nb], weight)
 	}
 }
 

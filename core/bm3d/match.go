@@ -19,22 +19,36 @@ func (s *stage) match(ry, rx int, best []cand) ([]cand, int) {
 	best = append(best[:0], cand{0, int32(refI)})
 	y0, y1 := max(0, ry-s.hs), min(s.bh-1, ry+s.hs)
 	x0, x1 := max(0, rx-s.hs), min(bw-1, rx+s.hs)
+	lim := s.tau // the distance to beat: tau, or the worst kept once the group is full
 	for y := y0; y <= y1; y++ {
-		rowI := s.blockIndex(y, 0)
+		row := s.mT[s.blockIndex(y, 0)*nb : s.blockIndex(y, x1+1)*nb]
+	candidates:
 		for x := x0; x <= x1; x++ {
-			if y == ry && x == rx {
+			// The squared distance, 8 coefficients at a time (stored in frequency order, so
+			// the large differences come first), abandoned once it reaches lim.
+			b := row[x*nb : x*nb+nb]
+			b = b[:len(ref)]
+			var d float32
+			for k := 0; k+8 <= len(ref); k += 8 {
+				ak, bk := (*[8]float32)(ref[k:k+8]), (*[8]float32)(b[k:k+8])
+				e0, e1, e2, e3 := ak[0]-bk[0], ak[1]-bk[1], ak[2]-bk[2], ak[3]-bk[3]
+				e4, e5, e6, e7 := ak[4]-bk[4], ak[5]-bk[5], ak[6]-bk[6], ak[7]-bk[7]
+				d += (e0*e0 + e1*e1) + (e2*e2 + e3*e3) + ((e4*e4 + e5*e5) + (e6*e6 + e7*e7))
+				if d >= lim {
+					continue candidates
+				}
+			}
+			for k := len(ref) &^ 7; k < len(ref); k++ {
+				e := ref[k] - b[k]
+				d += e * e
+			}
+			if d >= lim || (y == ry && x == rx) {
 				continue
 			}
-			lim := s.tau
+			best = insert(best, cand{d, int32(s.blockIndex(y, x))}, maxN)
 			if len(best) == maxN {
 				lim = best[maxN-1].d
 			}
-			i := rowI + x
-			d := distance(ref, s.mT[i*nb:i*nb+nb], lim)
-			if d >= lim {
-				continue
-			}
-			best = insert(best, cand{d, int32(i)}, maxN)
 		}
 	}
 	m := 1
@@ -57,27 +71,4 @@ func insert(best []cand, c cand, maxN int) []cand {
 	}
 	best[p] = c
 	return best
-}
-
-// distance is the squared l2 distance of a and b, summed 8 coefficients at a time (stored in
-// frequency order, so the large differences come first); it returns as soon as the sum
-// reaches lim (the value is then only known to be >= lim).
-func distance(a, b []float32, lim float32) float32 {
-	var s float32
-	b = b[:len(a)]
-	k := 0
-	for ; k+8 <= len(a); k += 8 {
-		ak, bk := (*[8]float32)(a[k:k+8]), (*[8]float32)(b[k:k+8])
-		e0, e1, e2, e3 := ak[0]-bk[0], ak[1]-bk[1], ak[2]-bk[2], ak[3]-bk[3]
-		e4, e5, e6, e7 := ak[4]-bk[4], ak[5]-bk[5], ak[6]-bk[6], ak[7]-bk[7]
-		s += (e0*e0 + e1*e1) + (e2*e2 + e3*e3) + ((e4*e4 + e5*e5) + (e6*e6 + e7*e7))
-		if s >= lim {
-			return s
-		}
-	}
-	for ; k < len(a); k++ {
-		e := a[k] - b[k]
-		s += e * e
-	}
-	return s
 }

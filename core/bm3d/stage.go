@@ -7,14 +7,14 @@ import (
 	"sync/atomic"
 )
 
-const (
-	// chunkRefRows is the number of reference rows aggregated into one buffer; fixed, so that
-	// the order of summation, hence the output, does not depend on the number of workers.
-	chunkRefRows = 4
-	// maxBandBytes bounds the memory of the precomputed block transforms: a large image is
-	// processed in horizontal bands whose transforms fit (with a search-window overlap).
-	maxBandBytes = 256 << 20
-)
+// chunkRefRows is the number of reference rows aggregated into one buffer; fixed, so that
+// the order of summation, hence the output, does not depend on the number of workers.
+const chunkRefRows = 4
+
+// maxBandBytes bounds the memory of the precomputed block transforms: a large image is
+// processed in horizontal bands whose transforms fit (with a search-window overlap). The
+// bands do not change the output. A variable so that tests can force several bands.
+var maxBandBytes = 256 << 20
 
 // stage is one pass of BM3D over a plane on the [0, 255] scale.
 type stage struct {
