@@ -161,8 +161,14 @@ func machine() string {
 	if out, err := exec.Command("nproc").Output(); err == nil {
 		fmt.Sscan(string(out), &nproc)
 	}
-	return fmt.Sprintf("Measured %s on %s (`nproc` %d, GOMAXPROCS %d), %s",
-		time.Now().UTC().Format("2006-01-02"), cpu, nproc, runtime.GOMAXPROCS(0), runtime.Version())
+	load := ""
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(data)); len(f) >= 3 {
+			load = fmt.Sprintf(", load average %s (1 min) / %s (15 min) at the end", f[0], f[2])
+		}
+	}
+	return fmt.Sprintf("Measured %s on %s (`nproc` %d, GOMAXPROCS %d), %s%s",
+		time.Now().UTC().Format("2006-01-02"), cpu, nproc, runtime.GOMAXPROCS(0), runtime.Version(), load)
 }
 
 // writeDocSection replaces the text between <!-- bm3d:NAME --> and <!-- /bm3d:NAME --> in
