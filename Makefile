@@ -4,7 +4,7 @@ BIN     := bin/flowdiff
 PIPELINE ?= flowdiff.yaml
 OUT     ?=
 
-.PHONY: all build run test test-short bench fuzz docs vet clean deps proto plugins
+.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins
 
 # Pinned code generators for `make proto` (protoc itself comes from Debian's protobuf-compiler).
 PROTOC_GEN_GO_VERSION      := v1.36.10
@@ -33,20 +33,25 @@ run: build
 	./$(BIN) run $(PIPELINE) $(if $(OUT),--out $(OUT))
 
 # deps installs what the tests need beyond Go: Debian's python3-grpcio and python3-protobuf for
-# the Python example plugin. Idempotent.
+# the Python example plugin, chromium to look at report.html as a person would; NumPy,
+# tifffile, mrcfile and libtiff's tools for the image-format interoperability tests of
+# core/formats. Idempotent.
 deps:
 	$(call apt_need,$(PYTHON) -c 'import grpc; import google.protobuf',python3-grpcio python3-protobuf)
+	$(call apt_need,command -v chromium,--no-install-recommends chromium)
+	$(call apt_need,$(PYTHON) -c 'import numpy; import tifffile; import mrcfile',python3-numpy python3-tifffile python3-mrcfile)
+	$(call apt_need,command -v tiffcp,libtiff-tools)
 
-# proto regenerates the committed gRPC code of plugins/proto (Go) and of the Python example.
+# proto regenerates the committed gRPC code of plugins/internal/proto (Go) and of the Python example.
 proto:
 	$(call apt_need,command -v protoc,protobuf-compiler)
 	$(call apt_need,$(PYTHON) -c 'import grpc_tools',python3-grpc-tools)
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
-	PATH="$(GOBIN_DIR):$$PATH" protoc -I plugins/proto --go_out=plugins/proto --go_opt=paths=source_relative \
-		--go-grpc_out=plugins/proto --go-grpc_opt=paths=source_relative plugins/proto/flowdiff.proto
-	protoc -I plugins/proto --python_out=plugins/examples/pyexample plugins/proto/flowdiff.proto
-	$(PYTHON) -m grpc_tools.protoc -I plugins/proto --grpc_python_out=plugins/examples/pyexample plugins/proto/flowdiff.proto
+	PATH="$(GOBIN_DIR):$$PATH" protoc -I plugins/internal/proto --go_out=plugins/internal/proto --go_opt=paths=source_relative \
+		--go-grpc_out=plugins/internal/proto --go-grpc_opt=paths=source_relative plugins/internal/proto/flowdiff.proto
+	protoc -I plugins/internal/proto --python_out=plugins/examples/pyexample plugins/internal/proto/flowdiff.proto
+	$(PYTHON) -m grpc_tools.protoc -I plugins/internal/proto --grpc_python_out=plugins/examples/pyexample plugins/internal/proto/flowdiff.proto
 
 # plugins builds the example plugins into bin/plugins/<name>/ and seals their manifests
 # (checksums and what each provides); then `./bin/flowdiff --plugins-dir bin/plugins plugins check`.
@@ -82,10 +87,20 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzDecodeImage -fuzztime $(FUZZTIME) ./core/data/
 	$(GO) test -run XXX -fuzz FuzzIDX -fuzztime $(FUZZTIME) ./core/data/
 	$(GO) test -run XXX -fuzz FuzzPipeline -fuzztime $(FUZZTIME) ./pipelines/
+	$(GO) test -run XXX -fuzz FuzzTIFF -fuzztime $(FUZZTIME) ./core/formats/tiff/
+	$(GO) test -run XXX -fuzz FuzzMRC -fuzztime $(FUZZTIME) ./core/formats/mrc/
+	$(GO) test -run XXX -fuzz FuzzNPY -fuzztime $(FUZZTIME) ./core/formats/npy/
 
-# docs regenerates the pipeline reference from the config structs.
+# docs regenerates the pipeline reference from the config structs, then checks the docs.
 docs: build
 	./$(BIN) validate --explain > docs/pipeline.md
+	$(MAKE) docs-check
+
+# docs-check fails on a Markdown link or #anchor that does not resolve inside the repository, a
+# mention of a docs/ page that does not exist, or a pointer to files outside the repository
+# (internal/doccheck; `make test` runs it too).
+docs-check:
+	$(GO) test -count=1 ./internal/doccheck/
 
 vet:
 	$(GO) vet ./...

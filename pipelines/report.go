@@ -63,6 +63,7 @@ func WriteReport(ctx context.Context, dir string, log *slog.Logger) error {
 	page.P("Run folder: `%s` · backend: `%s` · seed: %d", dir, m.Backend, p.Seed)
 	metricsSection(&page, m)
 	calibrationSection(&page, m)
+	residualSection(&page, m)
 	if err := imageSections(&page, dir, grid, log); err != nil {
 		return err
 	}
@@ -295,4 +296,24 @@ func sortedNames[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// residualSection reports the whitened residuals' statistics per restoration.
+func residualSection(page *report.Page, m *MetricsFile) {
+	if len(m.Residual) == 0 {
+		return
+	}
+	var rows [][]string
+	for _, est := range orderedEstimates(m.Residual) {
+		s := m.Residual[est]
+		rows = append(rows, []string{est, fmt.Sprintf("%.3f", s.Mean), fmt.Sprintf("%.3f", s.Variance),
+			fmt.Sprintf("%.3f", s.Lag1), fmt.Sprintf("%.3f", s.Flatness)})
+	}
+	page.H2("Residuals (no reference needed)")
+	page.P("The whitened residual r = (y − A(x̂)) / σ of each restoration x̂, σ² the noise model's variance at A(x̂), " +
+		"averaged over the test images. A restoration that explains the data and no more leaves white noise: mean 0, " +
+		"variance 1, lag-1 correlation 0 and a flat spectrum (flatness near 1; below 1 by sampling spread alone on small " +
+		"images: about 0.8-0.96 at 28x28). Variance above 1 or structure in r (correlation, low flatness) means signal was " +
+		"removed; variance below 1 means the noise was fitted.")
+	page.Table([]string{"estimate", "mean", "variance", "lag-1", "flatness"}, rows)
 }

@@ -41,6 +41,7 @@ type Run struct {
 	backend backends.Backend
 	choice  backend.Choice
 	closers []func() error
+	forward *Forward // built on first use; see Run.Forward
 
 	// Handed from stage to stage.
 	Data *StageData

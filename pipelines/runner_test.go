@@ -166,6 +166,17 @@ func TestQuickPipelineImproves(t *testing.T) {
 		}
 		t.Logf("%s = %.4f", name, v)
 	}
+	// The no-reference verdict is recorded for every restoration. Its values judge this tiny
+	// model (measured: posterior mean variance 0.50, it keeps part of the noise; DPS mean
+	// -0.41, biased bright); the bounds catch plumbing mistakes: whitening by σ² or not at all
+	// would put the variance 25x or 0.04x away (σ = 0.2).
+	for _, est := range []string{"posterior_mean", "posterior_sample", "dps"} {
+		rs, ok := m.Residual[est]
+		t.Logf("residual %s: %+v", est, rs)
+		if !ok || !(rs.Variance > 0.2 && rs.Variance < 5) || math.Abs(rs.Mean) > 1 || !(rs.Flatness > 0 && rs.Flatness <= 1) {
+			t.Errorf("metrics.json residual of %s: %+v (present %v), want variance in (0.2, 5), |mean| < 1, flatness in (0, 1]", est, rs, ok)
+		}
+	}
 	if c := m.Count["psnr.dps"]; c != n {
 		t.Errorf("psnr.dps over %d images, want %d", c, n)
 	}

@@ -10,20 +10,19 @@ import (
 	"reflect"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/progress"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )
 
 // priorSampler draws from the trained diffusion prior in image units. The U-Net works on
-// 2x-1 (DDPM's [-1,1], see core/train); samples are clipped to [-1,1] at every step
-// (SampleOptions.Clip) and returned as (x+1)/2 in [0,1].
+// 2x-1 (DDPM's [-1,1], see core/diffusion's model units); samples are clipped to [-1,1] at
+// every step (diffusion.ModelClip) and returned as (x+1)/2 in [0,1] (diffusion.ToImage).
 type priorSampler struct {
 	s     *diffusion.Sampler
 	sched *diffusion.Schedule
@@ -47,93 +46,6 @@ func newPriorSampler(be backends.Backend, dir string, cfg train.Config, batchSiz
 	}
 	log.Info("diffusion prior loaded (EMA weights)", "dir", dir, "checkpoint_step", step)
 	return &priorSampler{s: s, sched: sched, batch: max(1, batchSize), log: log}, nil
-}
-
-// modelClip is the range of the diffusion model's images (2x-1 of [0,1]).
-var modelClip = [2]float64{-1, 1}
-
-// toImage maps model units to [0,1] intensities, clipped.
-func toImage(b *batch.Batch) *batch.Batch {
-	out := b.Clone()
-	for i, v := range out.Data {
-		out.Data[i] = min(1, max(0, (v+1)/2))
-	}
-	return out
-}
-
-// modelRangeOp applies A to model-unit images: B(x) = A((x+1)/2), so DPS can guide the U-Net's
-// x0_hat with the observations' operator, which acts on [0,1] intensities. Its VJP is
-// J_A((x+1)/2)ᵀ v / 2. It keeps A's in-graph form when A has one; otherwise (a plugin's
-// operator) DPS takes the gradient-injection path through Apply and VJP.
-type modelRangeOp struct{ operators.Operator }
-
-func toUnit(x *batch.Batch) *batch.Batch {
-	u := x.Clone()
-	for i, v := range u.Data {
-		u.Data[i] = (v + 1) / 2
-	}
-	return u
-}
-
-func (m modelRangeOp) Apply(ctx context.Context, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
-	return m.Operator.Apply(ctx, toUnit(x), p)
-}
-
-func (m modelRangeOp) VJP(ctx context.Context, x, v *batch.Batch, p operators.Params) (*batch.Batch, error) {
-	g, err := m.Operator.VJP(ctx, toUnit(x), v, p)
-	if err != nil {
-		return nil, err
-	}
-	for i := range g.Data {
-		g.Data[i] /= 2
-	}
-	return g, nil
-}
-
-// modelRangeGraphOp is modelRangeOp for an A with an in-graph form, which it keeps.
-type modelRangeGraphOp struct{ modelRangeOp }
-
-func (m modelRangeGraphOp) ApplyGraph(x *graph.Node, p map[string]*graph.Node) *graph.Node {
-	return m.Operator.(operators.GraphOperator).ApplyGraph(graph.MulScalar(graph.AddScalar(x, 1), 0.5), p)
-}
-
-// inModelRange wraps op as modelRangeGraphOp when it has an in-graph form, else modelRangeOp.
-func inModelRange(op operators.Operator) operators.Operator {
-	if operators.HasGraph(op) {
-		return modelRangeGraphOp{modelRangeOp{op}}
-	}
-	return modelRangeOp{op}
-}
-
-// dpsWeights returns the per-pixel residual weights of DPS for noise model nm: nil (the plain
-// residual norm, Chung et al. 2022 Algorithm 1) for Gaussian noise and for models that do not
-// state their variance; otherwise w_j = mean(v)/v_j with v_j the noise variance at y_j (floored
-// at 1% of the mean variance), which is Algorithm 2's Λ_jj ∝ 1/y_j for Poisson noise, scaled
-// so that the mean weight is 1 and zeta keeps its meaning.
-func dpsWeights(nm operators.NoiseModel, y *batch.Batch) (*batch.Batch, error) {
-	if _, gaussian := nm.(*operators.GaussianNoise); gaussian || nm == nil {
-		return nil, nil
-	}
-	mom, ok := nm.(operators.NoiseMoments)
-	if !ok {
-		return nil, nil
-	}
-	_, v, err := mom.Moments(y)
-	if err != nil {
-		return nil, fmt.Errorf("dps weights: %w", err)
-	}
-	var mean float64
-	for _, x := range v.Data {
-		mean += float64(x) / float64(len(v.Data))
-	}
-	if !(mean > 0) {
-		return nil, nil
-	}
-	w := batch.New(y.N, y.H, y.W, y.C)
-	for i, x := range v.Data {
-		w.Data[i] = float32(mean / max(float64(x), 0.01*mean))
-	}
-	return w, nil
 }
 
 // sampleJob is one sampling task split into batches, each stored as a part file as soon as it
@@ -220,7 +132,7 @@ func (ps *priorSampler) priorJob(dir string, n int, shape batch.Shape, kind stri
 		draw: func(ctx context.Context, from, to int) (*batch.Batch, error) {
 			s := shape
 			s.N = to - from
-			opt := diffusion.SampleOptions{Seed: seed, FirstIndex: from, Clip: modelClip}
+			opt := diffusion.SampleOptions{Seed: seed, FirstIndex: from, Clip: diffusion.ModelClip}
 			var x *batch.Batch
 			var err error
 			switch kind {
@@ -234,31 +146,31 @@ func (ps *priorSampler) priorJob(dir string, n int, shape batch.Shape, kind stri
 			if err != nil {
 				return nil, err
 			}
-			return toImage(x), nil
+			return diffusion.ToImage(x), nil
 		}}
 }
 
 // dpsJob restores the first n observations of obs (with their operator parameters) by DPS
 // with step size zeta over steps steps (0: all T), guiding through op applied to the prior's
-// images and weighting the residual for noise model nm (see dpsWeights).
-func (ps *priorSampler) dpsJob(dir string, obs *batch.Batch, params operators.Params, op operators.Operator,
-	nm operators.NoiseModel, clean batch.Shape, n, steps int, zeta float64, seed int64) (sampleJob, error) {
+// images and weighting the residual for noise model nm (see diffusion.DPSWeights).
+func (ps *priorSampler) dpsJob(dir string, obs *batch.Batch, params part.Params, op part.Operator,
+	nm part.NoiseModel, clean batch.Shape, n, steps int, zeta float64, seed int64) (sampleJob, error) {
 	n = min(n, obs.N)
 	settings := map[string]any{"zeta": zeta, "steps": steps, "seed": seed, "shape": clean.String(), "n": n}
 	return sampleJob{name: "dps", dir: dir, settings: settings, n: n, shape: clean,
 		draw: func(ctx context.Context, from, to int) (*batch.Batch, error) {
 			y := obs.Slice(from, to)
-			w, err := dpsWeights(nm, y)
+			w, err := diffusion.DPSWeights(ctx, nm, y)
 			if err != nil {
 				return nil, err
 			}
 			s := clean
 			s.N = to - from
-			prob := diffusion.DPSProblem{Op: inModelRange(op), Params: params.Slice(from, to), Y: y, Zeta: zeta, Weight: w, Steps: steps}
-			x, err := ps.s.DPS(ctx, s, prob, diffusion.SampleOptions{Seed: seed, FirstIndex: from, Clip: modelClip})
+			prob := diffusion.DPSProblem{Op: diffusion.InModelRange(op), Params: params.Slice(from, to), Y: y, Zeta: zeta, Weight: w, Steps: steps}
+			x, err := ps.s.DPS(ctx, s, prob, diffusion.SampleOptions{Seed: seed, FirstIndex: from, Clip: diffusion.ModelClip})
 			if err != nil {
 				return nil, err
 			}
-			return toImage(x), nil
+			return diffusion.ToImage(x), nil
 		}}, nil
 }

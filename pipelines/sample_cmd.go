@@ -101,10 +101,12 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		if err != nil {
 			return nil, fmt.Errorf("sample: the run's test observations: %w", err)
 		}
-		ops, noise, err := operators.FromSpecs(p.Corruption)
+		ops, noise, err := operators.FromSpecs(ctx, p.Corruption)
 		if err != nil {
 			return nil, err
 		}
+		fwd := &Forward{Ops: ops, Op: operators.NewCompose(ops...), Noise: noise}
+		defer fwd.Close()
 		n, steps, zeta := min(pick(req.N, c.DPS.Images), set.Observations.N), pick(req.Steps, c.DPS.Steps), c.DPS.Zeta
 		if req.Zeta > 0 {
 			zeta = req.Zeta
@@ -114,7 +116,7 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		}
 		name = fmt.Sprintf("dps-n%d-steps%d-zeta%g", n, steps, zeta)
 		obs = set.Observations.Slice(0, n)
-		if job, err = ps.dpsJob("", set.Observations, set.Params, operators.NewCompose(ops...), noise, clean.Shape,
+		if job, err = ps.dpsJob("", set.Observations, set.Params, fwd.Op, fwd.Noise, clean.Shape,
 			n, steps, zeta, pick64(req.Seed, r.Seed("sample.dps"))); err != nil {
 			return nil, err
 		}
@@ -156,7 +158,7 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 func scoreDPS(ctx context.Context, truth, obs, x *batch.Batch) (map[string]float64, error) {
 	out := map[string]float64{}
 	for _, id := range []string{"metric.psnr", "metric.ssim"} {
-		m, err := metrics.Build(id)
+		m, err := metrics.Build(ctx, id)
 		if err != nil {
 			return nil, err
 		}

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
-	"github.com/flowdiff/flowdiff-go/registry/conformance"
 )
 
 // TestSampleJobResumes checks the sample stage's resumption: each batch is stored as a part
@@ -84,53 +82,5 @@ func TestSampleJobResumes(t *testing.T) {
 	}
 	if len(calls) != 3 {
 		t.Errorf("changed settings drew %v, want all 3 batches", calls)
-	}
-}
-
-// TestDPSWeights: Gaussian noise keeps the plain residual norm (nil weights); Poisson noise
-// weights pixels by the inverse variance, mean-normalized, with the variance floored.
-func TestDPSWeights(t *testing.T) {
-	y := batch.New(1, 1, 4, 1)
-	copy(y.Data, []float32{0, 0.1, 0.5, 1})
-	g, _ := operators.NewGaussianNoise(operators.GaussianNoiseConfig{Sigma: 0.1})
-	if w, err := dpsWeights(g, y); err != nil || w != nil {
-		t.Errorf("gaussian: weights %v, err %v; want none", w, err)
-	}
-	p, err := operators.NewPoissonNoise(operators.PoissonNoiseConfig{Photons: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := dpsWeights(p, y)
-	if err != nil || w == nil {
-		t.Fatalf("poisson: weights %v, err %v", w, err)
-	}
-	// variances y/10 = 0, 0.01, 0.05, 0.1; mean 0.04; floor 0.0004.
-	want := []float64{0.04 / 0.0004, 4, 0.8, 0.4}
-	for i, v := range w.Data {
-		if d := float64(v) - want[i]; d > 1e-4*want[i] || d < -1e-4*want[i] {
-			t.Errorf("weight %d = %v, want %v", i, v, want[i])
-		}
-	}
-}
-
-// TestModelRangeOp: the operator DPS guides with, B(x) = A((x+1)/2), passes the conformance
-// suite (VJP against finite differences) both for an operator with an in-graph form and for one
-// without (a plugin's, here blur.gaussian hidden by operators.Opaque), and keeps the in-graph
-// form only when A has one.
-func TestModelRangeOp(t *testing.T) {
-	blur, err := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 5, Sigma: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name  string
-		op    operators.Operator
-		graph bool
-	}{{"in-graph", blur, true}, {"opaque", operators.Opaque(blur), false}} {
-		b := inModelRange(c.op)
-		if got := operators.HasGraph(b); got != c.graph {
-			t.Errorf("%s: HasGraph = %v, want %v", c.name, got, c.graph)
-		}
-		conformance.Require(t, conformance.CheckOperator(context.Background(), b, conformance.Options{}))
 	}
 }

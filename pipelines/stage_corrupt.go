@@ -7,7 +7,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
 	"github.com/flowdiff/flowdiff-go/core/data"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Folders of the corrupt stage inside the run folder (core/corrupt store format).
@@ -19,7 +19,7 @@ const (
 // runCorrupt applies the pipeline's forward model y = N(A(x)) to the clean train and test
 // images and stores observations, per-sample parameters and (apart) the clean images.
 func runCorrupt(ctx context.Context, r *Run) error {
-	ops, noise, err := operators.FromSpecs(r.P.Corruption)
+	fwd, err := r.Forward(ctx)
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func runCorrupt(ctx context.Context, r *Run) error {
 		{"test", testStore, r.Data.Test},
 	} {
 		seed := r.Seed("corrupt." + part.name)
-		obs, params, err := corrupt.Corrupt(ctx, part.clean.Images, ops, noise, seed)
+		obs, params, err := corrupt.Corrupt(ctx, part.clean.Images, fwd.Ops, fwd.Noise, seed)
 		if err != nil {
 			return fmt.Errorf("%s set: %w", part.name, err)
 		}
@@ -62,7 +62,7 @@ func restoreCorrupt(_ context.Context, r *Run) error {
 	return nil
 }
 
-func (d *StageData) setObservations(set string, obs *batch.Batch, p operators.Params) {
+func (d *StageData) setObservations(set string, obs *batch.Batch, p part.Params) {
 	if set == "train" {
 		d.TrainObs, d.TrainParams = obs, p
 		return

@@ -6,7 +6,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/data"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )
 
@@ -18,7 +18,7 @@ type StageData struct {
 	// TrainObs and TestObs are the corrupted observations y, with their per-sample
 	// operator parameters.
 	TrainObs, TestObs       *batch.Batch
-	TrainParams, TestParams operators.Params
+	TrainParams, TestParams part.Params
 	// Estimates are restorations of TestObs to evaluate against Test, by name ("input" is
 	// the observation itself when it has the clean images' shape).
 	Estimates map[string]*batch.Batch

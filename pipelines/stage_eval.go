@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/metrics"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -40,7 +42,10 @@ func runEvaluate(ctx context.Context, r *Run) error {
 	}
 	ref := r.Data.Test.Images
 	for _, s := range specs {
-		v, err := buildMetric(s)
+		v, err := buildMetric(ctx, s)
+		if c, ok := v.(io.Closer); ok && err == nil {
+			r.closeAtEnd(s.ID, c.Close)
+		}
 		short := strings.TrimPrefix(s.ID, "metric.")
 		if errors.Is(err, metrics.ErrUnavailable) {
 			r.metrics.Notes[short] = "unavailable: " + err.Error()
@@ -51,10 +56,10 @@ func runEvaluate(ctx context.Context, r *Run) error {
 			return err
 		}
 		switch m := v.(type) {
-		case metrics.Metric:
+		case part.Metric:
 			r.metrics.HigherIsBetter[short] = m.HigherIsBetter()
 			err = r.scoreImages(ctx, short, m, ref)
-		case metrics.SetMetric:
+		case part.SetMetric:
 			r.metrics.HigherIsBetter[short] = m.HigherIsBetter()
 			err = r.scoreSets(ctx, short, m, r.setReference())
 		}
@@ -62,11 +67,14 @@ func runEvaluate(ctx context.Context, r *Run) error {
 			return err
 		}
 	}
+	if err := r.recordResiduals(ctx); err != nil {
+		return err
+	}
 	return r.recordCalibration()
 }
 
 // scoreImages records a per-image metric for every estimate.
-func (r *Run) scoreImages(ctx context.Context, short string, m metrics.Metric, ref *batch.Batch) error {
+func (r *Run) scoreImages(ctx context.Context, short string, m part.Metric, ref *batch.Batch) error {
 	score := func(name string, truth, img *batch.Batch) error {
 		vals, err := m.Compute(ctx, truth, img)
 		if err != nil {
@@ -107,7 +115,7 @@ func (r *Run) setReference() *batch.Batch {
 
 // scoreSets records a set metric for every estimate and the prior samples, each against the
 // reference set. A set the metric cannot read is noted as unavailable, not scored.
-func (r *Run) scoreSets(ctx context.Context, short string, m metrics.SetMetric, ref *batch.Batch) error {
+func (r *Run) scoreSets(ctx context.Context, short string, m part.SetMetric, ref *batch.Batch) error {
 	sets := map[string]*batch.Batch{}
 	for name, b := range r.Data.Estimates {
 		sets[name] = b
@@ -150,16 +158,16 @@ func (r *Run) recordCalibration() error {
 	return nil
 }
 
-func buildMetric(s registry.Spec) (any, error) {
+func buildMetric(ctx context.Context, s registry.Spec) (any, error) {
 	if s.Entry.New == nil { // a default spec made above, not decoded from YAML
-		return metrics.Open(s.ID)
+		return metrics.Open(ctx, s.ID)
 	}
-	v, err := s.Build()
+	v, err := s.Build(ctx)
 	if err != nil {
 		return nil, err
 	}
 	switch v.(type) {
-	case metrics.Metric, metrics.SetMetric:
+	case part.Metric, part.SetMetric:
 		return v, nil
 	}
 	return nil, fmt.Errorf("%s: not a metric (%T)", s.ID, v)

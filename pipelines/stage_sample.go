@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/report"
 )
 
@@ -63,11 +62,11 @@ func runSample(ctx context.Context, r *Run) error {
 		r.Data.Prior = x
 	}
 	if c.DPS.Images > 0 {
-		ops, noise, err := operators.FromSpecs(r.P.Corruption)
+		fwd, err := r.Forward(ctx)
 		if err != nil {
 			return err
 		}
-		job, err := ps.dpsJob(dir, r.Data.TestObs, r.Data.TestParams, operators.NewCompose(ops...), noise, clean,
+		job, err := ps.dpsJob(dir, r.Data.TestObs, r.Data.TestParams, fwd.Op, fwd.Noise, clean,
 			c.DPS.Images, c.DPS.Steps, c.DPS.Zeta, r.Seed("sample.dps"))
 		if err != nil {
 			return err

@@ -9,8 +9,7 @@ import (
 	"strconv"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/report"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )
@@ -26,7 +25,7 @@ func runTrain(ctx context.Context, r *Run) error {
 	if r.Data.TrainObs == nil {
 		return fmt.Errorf("train needs observations: add a corruption list (and a data section)")
 	}
-	ops, noise, err := operators.FromSpecs(r.P.Corruption)
+	fwd, err := r.Forward(ctx)
 	if err != nil {
 		return err
 	}
@@ -34,13 +33,14 @@ func runTrain(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	op := operators.NewCompose(ops...)
+	op, noise := fwd.Op, fwd.Noise
 	prob := train.Problem{Obs: r.Data.TrainObs, Params: r.Data.TrainParams, Op: op, Noise: noise,
 		Clean: r.Data.Train.Images.Shape}
 	tr, err := train.New(ctx, be, r.P.Train.Config, prob, r.Seed("train"), r.Log)
 	if err != nil {
 		return err
 	}
+	r.closeAtEnd("train.priors", tr.Close)
 	dir := r.Path(trainDir)
 	if err := tr.Run(ctx, dir); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
+	"github.com/flowdiff/flowdiff-go/core/residual"
 )
 
 // Files every run folder holds.
@@ -72,12 +73,16 @@ type MetricsFile struct {
 	// HigherIsBetter gives each metric's direction, by the metric part of the figures' names
 	// ("psnr", "pyexample.mae"), as the metric states it (plugins included).
 	HigherIsBetter map[string]bool `json:"higher_is_better,omitempty"`
+	// Residual holds, per estimate, the mean over the test images of the whitened residual's
+	// statistics (core/residual): the no-reference verdict on a restoration.
+	Residual map[string]residual.Stats `json:"residual,omitempty"`
 }
 
 func loadMetrics(path string, p *Pipeline, backendConfig string) (*MetricsFile, error) {
 	m := &MetricsFile{path: path, Pipeline: p.Name, Backend: backendConfig,
 		Metrics: map[string]float64{}, StdErr: map[string]float64{}, Count: map[string]int{},
-		Timings: map[string]float64{}, Notes: map[string]string{}, HigherIsBetter: map[string]bool{}}
+		Timings: map[string]float64{}, Notes: map[string]string{}, HigherIsBetter: map[string]bool{},
+		Residual: map[string]residual.Stats{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return m, nil

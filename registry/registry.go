@@ -11,6 +11,7 @@
 package registry
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -35,9 +36,27 @@ const (
 // BuiltIn is the Origin of parts compiled into the engine.
 const BuiltIn = "built-in"
 
+// Namespaces reserved for built-in kinds: an ID in one of them must be of that kind
+// (blur.gaussian is an operator, noise.poisson a noise model). Other namespaces are free; a
+// plugin's parts use its name (micro.widefield, micro.poisson_gaussian).
+var Namespaces = map[string]Kind{
+	"blur":   KindOperator,
+	"mask":   KindOperator,
+	"op":     KindOperator, // operators that are neither blurs nor masks: op.compose, op.downsample
+	"noise":  KindNoise,
+	"prior":  KindPrior,
+	"metric": KindMetric,
+}
+
+// Namespace returns the first word of a namespaced ID ("blur" for "blur.gaussian").
+func Namespace(id string) string {
+	ns, _, _ := strings.Cut(id, ".")
+	return ns
+}
+
 // Entry describes one registered part.
 type Entry struct {
-	ID      string // namespaced ID, lowercase: [a-z0-9_]+(\.[a-z0-9_]+)*
+	ID      string // namespaced ID, lowercase: [a-z0-9_]+(\.[a-z0-9_]+)+
 	Kind    Kind
 	Summary string // one line for listings
 	Linear  bool   // operators: A(ax+by) = aA(x)+bA(y)
@@ -49,21 +68,25 @@ type Entry struct {
 	// prints it, and conformance checks use it when the defaults alone are incomplete (a
 	// compose needs its ops). "" when the defaults suffice.
 	Example string
+	// Deprecated lists former IDs of the part, still accepted in pipelines for one version:
+	// a pipeline that names one is decoded as the new ID and a warning says so.
+	Deprecated []string
 	// New builds the part from a config that Config returned and the schema decoded.
-	New func(cfg any) (any, error)
+	New func(ctx context.Context, cfg any) (any, error)
 }
 
-var idPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)*$`)
+var idPattern = regexp.MustCompile(`^[a-z0-9_]+(\.[a-z0-9_]+)+$`)
 
 // Registry is a set of entries, safe for concurrent use. Most code uses the process-wide
 // Default through the package functions.
 type Registry struct {
 	mu      sync.RWMutex
 	entries map[string]Entry
+	aliases map[string]string // deprecated ID -> current ID
 }
 
 // New returns an empty registry.
-func New() *Registry { return &Registry{entries: map[string]Entry{}} }
+func New() *Registry { return &Registry{entries: map[string]Entry{}, aliases: map[string]string{}} }
 
 // Default is the process-wide registry that built-ins fill at init.
 var Default = New()
@@ -78,6 +101,10 @@ func (r *Registry) Add(e Entry) error {
 	default:
 		return fmt.Errorf("%s: unknown kind %q", e.ID, e.Kind)
 	}
+	if k, reserved := Namespaces[Namespace(e.ID)]; reserved && k != e.Kind {
+		return fmt.Errorf("%s is a %s, but the namespace %q is for %ss: choose another namespace (a plugin uses its own name)",
+			e.ID, e.Kind, Namespace(e.ID), k)
+	}
 	if e.New == nil {
 		return fmt.Errorf("%s: entry has no factory", e.ID)
 	}
@@ -89,21 +116,51 @@ func (r *Registry) Add(e Entry) error {
 	if old, dup := r.entries[e.ID]; dup {
 		return fmt.Errorf("ID %q is registered twice: by %s and by %s", e.ID, old.Origin, e.Origin)
 	}
+	if cur, dup := r.aliases[e.ID]; dup {
+		return fmt.Errorf("ID %q is the deprecated name of %s", e.ID, cur)
+	}
+	for _, old := range e.Deprecated {
+		if _, dup := r.entries[old]; dup {
+			return fmt.Errorf("%s: deprecated ID %q is registered as a part", e.ID, old)
+		}
+		if cur, dup := r.aliases[old]; dup {
+			return fmt.Errorf("%s: deprecated ID %q already names %s", e.ID, old, cur)
+		}
+	}
 	r.entries[e.ID] = e
+	for _, old := range e.Deprecated {
+		r.aliases[old] = e.ID
+	}
 	return nil
+}
+
+// Current returns the current ID for a deprecated one and true, or id and false.
+func (r *Registry) Current(id string) (string, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	cur, ok := r.aliases[id]
+	if !ok {
+		return id, false
+	}
+	return cur, true
 }
 
 // Remove deletes an entry (used when a plugin is unloaded); it reports whether it existed.
 func (r *Registry) Remove(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, ok := r.entries[id]
+	e, ok := r.entries[id]
 	delete(r.entries, id)
+	for _, old := range e.Deprecated {
+		delete(r.aliases, old)
+	}
 	return ok
 }
 
-// Lookup returns the entry for id. An unknown ID gives an error naming close matches.
+// Lookup returns the entry for id; a deprecated ID finds its part (Current says which). An
+// unknown ID gives an error naming close matches.
 func (r *Registry) Lookup(id string) (Entry, error) {
+	id, _ = r.Current(id)
 	r.mu.RLock()
 	e, ok := r.entries[id]
 	r.mu.RUnlock()

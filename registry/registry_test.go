@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -15,9 +17,9 @@ type gaussCfg struct {
 func testEntries() []Entry {
 	return []Entry{
 		{ID: "noise.gaussian", Kind: KindNoise, Config: func() any { return &gaussCfg{} },
-			New: func(c any) (any, error) { return c.(*gaussCfg).Sigma, nil }},
-		{ID: "blur.gaussian", Kind: KindOperator, Linear: true, New: func(any) (any, error) { return "blur", nil }},
-		{ID: "metric.psnr", Kind: KindMetric, New: func(any) (any, error) { return "psnr", nil }},
+			New: func(_ context.Context, c any) (any, error) { return c.(*gaussCfg).Sigma, nil }},
+		{ID: "blur.gaussian", Kind: KindOperator, Linear: true, New: func(context.Context, any) (any, error) { return "blur", nil }},
+		{ID: "metric.psnr", Kind: KindMetric, New: func(context.Context, any) (any, error) { return "psnr", nil }},
 	}
 }
 
@@ -64,6 +66,7 @@ func TestRegisterPanicsOnDuplicate(t *testing.T) {
 }
 
 func TestSpecDecode(t *testing.T) {
+	ctx := t.Context()
 	saved := Default
 	defer func() { Default = saved }()
 	Default = New()
@@ -81,7 +84,7 @@ func TestSpecDecode(t *testing.T) {
 	if len(p.Corruption) != 3 || p.Corruption[1].Config.(*gaussCfg).Sigma != 0.2 || p.Corruption[1].Line != 3 {
 		t.Fatalf("decoded %+v", p.Corruption)
 	}
-	v, err := p.Corruption[1].Build()
+	v, err := p.Corruption[1].Build(ctx)
 	if err != nil || v.(float64) != 0.2 {
 		t.Errorf("Build = %v, %v", v, err)
 	}
@@ -105,6 +108,78 @@ func TestSpecDecode(t *testing.T) {
 	for i, w := range want {
 		if !strings.Contains(errs[i].Error(), w) {
 			t.Errorf("error %d = %q, want %q", i, errs[i], w)
+		}
+	}
+}
+
+// TestNamespaceFitsKind: an ID needs a namespace, and a namespace reserved for a kind takes
+// only parts of that kind; other namespaces (a plugin's name) take any kind.
+func TestNamespaceFitsKind(t *testing.T) {
+	newPart := func(any) (any, error) { return nil, nil }
+	cases := []struct {
+		id   string
+		kind Kind
+		want string // "" for accepted
+	}{
+		{"blur.gaussian", KindOperator, ""},
+		{"op.compose", KindOperator, ""},
+		{"noise.gaussian", KindNoise, ""},
+		{"micro.poisson_gaussian", KindNoise, ""},
+		{"micro.widefield", KindOperator, ""},
+		{"compose", KindOperator, "invalid ID"},
+		{"noise.blur", KindOperator, `namespace "noise" is for noises`},
+		{"blur.noise", KindNoise, `namespace "blur" is for operators`},
+		{"metric.tv", KindPrior, `namespace "metric" is for metrics`},
+		{"prior.psnr", KindMetric, `namespace "prior" is for priors`},
+	}
+	for _, c := range cases {
+		err := New().Add(Entry{ID: c.id, Kind: c.kind, New: func(_ context.Context, v any) (any, error) { return newPart(v) }})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s (%s): rejected: %v", c.id, c.kind, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s (%s): err = %v, want one containing %q", c.id, c.kind, err, c.want)
+		}
+	}
+}
+
+// TestDeprecatedID: a former ID still finds its part, and a pipeline naming it decodes as the
+// current ID with a warning naming the field and the new ID.
+func TestDeprecatedID(t *testing.T) {
+	saved := Default
+	defer func() { Default = saved }()
+	Default = New()
+	e := testEntries()[1]
+	e.ID, e.Deprecated = "op.blur", []string{"blur"}
+	if err := Default.Add(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := Default.Add(Entry{ID: "op.other", Kind: KindOperator, Deprecated: []string{"blur"}, New: e.New}); err == nil {
+		t.Error("a deprecated ID claimed twice was accepted")
+	}
+	if got, ok := Default.Current("blur"); !ok || got != "op.blur" {
+		t.Errorf("Current(blur) = %q, %v", got, ok)
+	}
+	if _, ok := Default.Current("op.blur"); ok {
+		t.Error("Current reports the current ID as deprecated")
+	}
+	var logged strings.Builder
+	SetLogger(slog.New(slog.NewTextHandler(&logged, nil)))
+	defer SetLogger(nil)
+	var s Spec
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("op: blur\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if errs := s.DecodeYAML(doc.Content[0], "corruption[0]"); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if s.ID != "op.blur" || s.Entry.ID != "op.blur" {
+		t.Errorf("decoded as %q (entry %q), want op.blur", s.ID, s.Entry.ID)
+	}
+	for _, want := range []string{`\"blur\" is a deprecated ID`, `write \"op.blur\"`, "field=corruption[0].op", "line=1"} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("warning %q lacks %q", logged.String(), want)
 		}
 	}
 }

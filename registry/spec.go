@@ -1,7 +1,10 @@
 package registry
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"gopkg.in/yaml.v3"
@@ -60,6 +63,10 @@ func (s *Spec) DecodeYAML(node *yaml.Node, path string) schema.Errors {
 	default:
 		return schema.Errors{{Path: path, Line: node.Line, Msg: "must be a registry ID or a mapping with " + SpecKey + ": ID"}}
 	}
+	if cur, old := Default.Current(s.ID); old {
+		deprecated(s.ID, cur, path, node.Line)
+		s.ID = cur // the resolved pipeline says the current name
+	}
 	e, err := Default.Lookup(s.ID)
 	if err != nil {
 		return schema.Errors{{Path: schema.Join(path, SpecKey), Line: node.Line, Msg: err.Error()}}
@@ -95,11 +102,11 @@ func (s Spec) MarshalYAML() (any, error) {
 }
 
 // Build constructs the part from its decoded config.
-func (s *Spec) Build() (any, error) {
+func (s *Spec) Build(ctx context.Context) (any, error) {
 	if s.Entry.New == nil {
 		return nil, fmt.Errorf("%s: spec was not decoded", s.ID)
 	}
-	v, err := s.Entry.New(s.Config)
+	v, err := s.Entry.New(ctx, s.Config)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.ID, err)
 	}
@@ -107,3 +114,17 @@ func (s *Spec) Build() (any, error) {
 }
 
 var _ schema.Decoder = (*Spec)(nil)
+
+// deprecationLog receives the warnings of pipelines that name deprecated IDs; SetLogger sets
+// it (the CLI passes its logger), and it discards them until then.
+var deprecationLog atomic.Pointer[slog.Logger]
+
+// SetLogger sets the logger that warns about deprecated IDs met while decoding pipelines.
+func SetLogger(l *slog.Logger) { deprecationLog.Store(l) }
+
+func deprecated(old, cur, path string, line int) {
+	if l := deprecationLog.Load(); l != nil {
+		l.Warn(fmt.Sprintf("%q is a deprecated ID, accepted for one more version: write %q", old, cur),
+			"field", schema.Join(path, SpecKey), "line", line)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/flowdiff/flowdiff-go/pipelines"
+	"github.com/flowdiff/flowdiff-go/registry"
 	"github.com/urfave/cli/v2"
 )
 
@@ -62,9 +63,11 @@ func newApp(stdout, stderr *os.File) *cli.App {
 		ErrWriter: stderr,
 		Flags:     append(globalFlags(), pluginFlags()...),
 		Before: func(c *cli.Context) error {
-			if _, err := newLogger(c); err != nil {
+			log, err := newLogger(c)
+			if err != nil {
 				return err
 			}
+			registry.SetLogger(log) // warnings for deprecated part IDs in pipelines
 			return loadPlugins(c)
 		},
 		After:        stopPlugins,

@@ -18,8 +18,8 @@ func TestOpsListShowsBuiltIns(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("code %d", code)
 	}
-	want := []string{"blur.gaussian", "blur.kernel", "blur.motion", "compose", "downsample", "mask.box",
-		"mask.random", "mixture", "noise.gaussian", "noise.poisson", "noise.poisson_gaussian", "prior.l1", "prior.tv", "metric.psnr"}
+	want := []string{"blur.gaussian", "blur.kernel", "blur.motion", "mask.box",
+		"mask.random", "noise.gaussian", "noise.poisson", "noise.poisson_gaussian", "op.compose", "op.downsample", "op.mixture", "prior.l1", "prior.tv", "metric.psnr"}
 	last := -1
 	for _, id := range want[:len(want)-1] {
 		i := strings.Index(out, "\n"+id+" ")

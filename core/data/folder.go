@@ -163,12 +163,46 @@ func LoadFolder(dir string, opts FolderOptions) (*Dataset, error) {
 	return d, d.validate()
 }
 
-// loadOne decodes, normalizes and fits (or cuts patches from) the i-th file.
+// loadOne decodes the i-th file (every page of a TIFF, see ReadTIFFPages) and normalizes and
+// fits (or cuts patches from) each of its images. The pages of a multi-page file are named
+// "PATH#pageK"; patch positions of all pages come from the file's PCG stream (Seed, i).
 func loadOne(path string, i int, o FolderOptions) (*batch.Batch, []string, error) {
-	img, err := ReadImageFile(path, o.Channels, o.MaxSide)
-	if err != nil {
-		return nil, nil, err
+	var imgs []*batch.Batch
+	if ext := strings.ToLower(filepath.Ext(path)); ext == ".tif" || ext == ".tiff" {
+		var err error
+		if imgs, err = ReadTIFFPages(path, o.Channels, o.MaxSide); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		img, err := ReadImageFile(path, o.Channels, o.MaxSide)
+		if err != nil {
+			return nil, nil, err
+		}
+		imgs = []*batch.Batch{img}
 	}
+	rng := rand.New(rand.NewPCG(uint64(o.Seed), uint64(i)))
+	var parts []*batch.Batch
+	var names []string
+	for k, img := range imgs {
+		name := path
+		if len(imgs) > 1 {
+			name = fmt.Sprintf("%s#page%d", path, k)
+		}
+		b, nm, err := fitOne(img, name, rng, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		parts, names = append(parts, b), append(names, nm...)
+	}
+	out, err := batch.Concat(parts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return out, names, nil
+}
+
+// fitOne normalizes one image and fits it, or cuts o.Patches patches from it.
+func fitOne(img *batch.Batch, path string, rng *rand.Rand, o FolderOptions) (*batch.Batch, []string, error) {
 	if o.Normalize == PercentileNormalization {
 		if err := NormalizePercentile(img, o.PercentileLow, o.PercentileHigh); err != nil {
 			return nil, nil, fmt.Errorf("normalize %s: %w", path, err)
@@ -187,7 +221,6 @@ func loadOne(path string, i int, o FolderOptions) (*batch.Batch, []string, error
 	if img.H < ph || img.W < pw {
 		return nil, nil, fmt.Errorf("patches of %s: image is %dx%d, smaller than the %dx%d patch", path, img.W, img.H, pw, ph)
 	}
-	rng := rand.New(rand.NewPCG(uint64(o.Seed), uint64(i)))
 	patches := make([]*batch.Batch, o.Patches)
 	names := make([]string, o.Patches)
 	for k := range o.Patches {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // Benchmarks run on the pure-Go backend (testGoConfig) in float32; figures are recorded in
@@ -44,7 +45,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				continue
 			}
 			b.Run(c.name+"/"+shape.String(), func(b *testing.B) {
-				be := goBackend(b)
+				be := gomlxtest.Backend(b, testGoConfig)
 				ctx := seededContext(b, 1)
 				opt := optimizers.Adam().LearningRate(1e-3).Done()
 				e := mlctx.MustNewExec(be, ctx, func(ctx *mlctx.Context, in []*graph.Node) *graph.Node {
@@ -78,7 +79,7 @@ func BenchmarkForward(b *testing.B) {
 	for _, c := range benchConfigs {
 		shape := benchShapes[0]
 		b.Run(c.name+"/"+shape.String(), func(b *testing.B) {
-			be := goBackend(b)
+			be := gomlxtest.Backend(b, testGoConfig)
 			ctx := seededContext(b, 1)
 			e := mlctx.MustNewExec(be, ctx, func(ctx *mlctx.Context, x, t *graph.Node) *graph.Node {
 				return EpsModel(ctx, c.cfg, x, t)
@@ -99,7 +100,7 @@ func BenchmarkForward(b *testing.B) {
 // the cost) with the DDPM schedule of T steps.
 func benchSampler(b *testing.B, shape batch.Shape, T int) *Sampler {
 	b.Helper()
-	be := goBackend(b)
+	be := gomlxtest.Backend(b, testGoConfig)
 	ctx := seededContext(b, 1)
 	if err := InitUNet(be, ctx, UNetConfig{}, shape); err != nil {
 		b.Fatal(err)
@@ -147,11 +148,12 @@ func BenchmarkSampler(b *testing.B) {
 // BenchmarkDPSStep times DPS steps (U-Net forward and backward to x_t, mask operator) at batch
 // 16 of 28x28x1, over a 20-step schedule. Metric: ms/step.
 func BenchmarkDPSStep(b *testing.B) {
+	ctx := b.Context()
 	const T = 20
 	shape := benchShapes[0]
 	s := benchSampler(b, shape, T)
 	op, _ := operators.NewRandomMask(operators.RandomMaskConfig{Fraction: 0.5})
-	p, err := op.SampleParams(rand.New(rand.NewPCG(3, 3)), shape)
+	p, err := op.SampleParams(ctx, rand.New(rand.NewPCG(3, 3)), shape)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func DenoiseLoss(ctx *context.Context, cfg UNetConfig, x0, eps, t, sqrtAbar, sqr
 }
 
 // PriorTerm is the per-sample ELBO estimate of -log p_theta(x0) up to a constant, the flow's
-// prior term L_prior (Ho et al. 2020, eq. 12; DESIGN.md), shaped [N]:
+// prior term L_prior (Ho et al. 2020, eq. 12; docs/design.md), shaped [N]:
 //
 //	L_prior(x0_n) ≈ weight_n · || eps_n - eps_theta(x_t, t_n) ||²     (sum over the pixels)
 //

@@ -15,6 +15,8 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // The toy distribution: 8x8x1 images, each one of two fixed patterns with probability 1/2,
@@ -100,7 +102,7 @@ func trainedToy(t *testing.T) *toyModel {
 		t.Skip("trains a model for several seconds; skipped under -short")
 	}
 	toyOnce.Do(func() {
-		b := goBackend(t)
+		b := gomlxtest.Backend(t, testGoConfig)
 		sched, err := NewLinear(toySteps, 1e-3, 0.2)
 		if err != nil {
 			toyErr = err
@@ -137,7 +139,7 @@ func trainedToy(t *testing.T) *toyModel {
 				toyErr = err
 				return
 			}
-			l := flat64(out[0])[0]
+			l := gomlxtest.Flat64(out[0])[0]
 			switch {
 			case it < 25:
 				m.firstLoss += l / 25
@@ -162,7 +164,7 @@ func toySampler(t *testing.T, m *toyModel, ema bool) *Sampler {
 	if ema {
 		model = m.ema
 	}
-	s, err := NewSampler(goBackend(t), model, toyCfg, m.sched)
+	s, err := NewSampler(gomlxtest.Backend(t, testGoConfig), model, toyCfg, m.sched)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +254,8 @@ func TestToySamples(t *testing.T) {
 
 // dpsSetup returns n toy truths (alternating patterns), a random mask (half the pixels) with
 // per-sample masks, and the observations y = mask ⊙ x (noise-free).
-func dpsSetup(t *testing.T, n int) (truth *batch.Batch, op *operators.RandomMask, p operators.Params, y *batch.Batch) {
+func dpsSetup(t *testing.T, n int) (truth *batch.Batch, op *operators.RandomMask, p part.Params, y *batch.Batch) {
+	ctx := t.Context()
 	t.Helper()
 	pat := toyPatterns()
 	truth = batch.New(n, toySide, toySide, 1)
@@ -263,7 +266,7 @@ func dpsSetup(t *testing.T, n int) (truth *batch.Batch, op *operators.RandomMask
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err = op.SampleParams(rand.New(rand.NewPCG(8, 8)), truth.Shape)
+	p, err = op.SampleParams(ctx, rand.New(rand.NewPCG(8, 8)), truth.Shape)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +278,7 @@ func dpsSetup(t *testing.T, n int) (truth *batch.Batch, op *operators.RandomMask
 }
 
 // residuals returns ||y_n - A(x)_n|| per sample.
-func residuals(t *testing.T, op operators.Operator, p operators.Params, x, y *batch.Batch) []float64 {
+func residuals(t *testing.T, op part.Operator, p part.Params, x, y *batch.Batch) []float64 {
 	t.Helper()
 	ax, err := op.Apply(context.Background(), x, p)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -187,7 +188,7 @@ func init() {
 		ID: "metric.fid_mnist_classifier", Kind: registry.KindMetric,
 		Summary: "Fréchet distance of the project's MNIST classifier features between two image sets (28x28 gray only; not comparable with Inception FID)",
 		Config:  func() any { return &SetMetricConfig{} },
-		New: func(any) (any, error) {
+		New: func(context.Context, any) (any, error) {
 			c, err := newCls("metric.fid_mnist_classifier")
 			return FID{c}, err
 		},
@@ -196,7 +197,7 @@ func init() {
 		ID: "metric.kid_mnist_classifier", Kind: registry.KindMetric,
 		Summary: "kernel distance (unbiased MMD², cubic kernel) of the project's MNIST classifier features between two image sets (28x28 gray only)",
 		Config:  func() any { return &SetMetricConfig{} },
-		New: func(any) (any, error) {
+		New: func(context.Context, any) (any, error) {
 			c, err := newCls("metric.kid_mnist_classifier")
 			return KID{c}, err
 		},
@@ -204,6 +205,6 @@ func init() {
 }
 
 var (
-	_ SetMetric = FID{}
-	_ SetMetric = KID{}
+	_ part.SetMetric = FID{}
+	_ part.SetMetric = KID{}
 )

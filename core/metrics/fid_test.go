@@ -78,11 +78,11 @@ func noisy(b *batch.Batch, sigma float64, seed uint64) *batch.Batch {
 func TestFIDKIDOnMNIST(t *testing.T) {
 	imgs := mnistHeldOut(t, 1000)
 	ctx := context.Background()
-	fid, err := BuildSet("metric.fid_mnist_classifier")
+	fid, err := BuildSet(ctx, "metric.fid_mnist_classifier")
 	if err != nil {
 		t.Fatal(err)
 	}
-	kid, err := BuildSet("metric.kid_mnist_classifier")
+	kid, err := BuildSet(ctx, "metric.kid_mnist_classifier")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestKIDUnbiased(t *testing.T) {
 func TestSetMetricsUnavailable(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range []string{"metric.fid_mnist_classifier", "metric.kid_mnist_classifier"} {
-		m, err := BuildSet(id)
+		m, err := BuildSet(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +169,7 @@ func TestSetMetricsUnavailable(t *testing.T) {
 		if _, err := m.CompareSets(ctx, one, one); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("%s on single images: err %v, want unavailable", id, err)
 		}
-		if _, err := Build(id); !errors.Is(err, ErrSetMetric) {
+		if _, err := Build(ctx, id); !errors.Is(err, ErrSetMetric) {
 			t.Errorf("Build(%s): err %v, want ErrSetMetric", id, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/data"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -63,12 +64,12 @@ func ComparePaths(ctx context.Context, ref, img string, ids []string) (Result, e
 		ids = registry.Default.IDs(registry.KindMetric)
 	}
 	res := Result{Pairs: pairs}
-	var ms []Metric
+	var ms []part.Metric
 	var slots []int // index into res.Metrics of each metric in ms
-	var sets []SetMetric
+	var sets []part.SetMetric
 	var setSlots []int
 	for _, id := range ids {
-		v, err := Open(id)
+		v, err := Open(ctx, id)
 		var ue *UnavailableError
 		switch {
 		case errors.As(err, &ue):
@@ -80,13 +81,13 @@ func ComparePaths(ctx context.Context, ref, img string, ids []string) (Result, e
 		case err != nil:
 			return Result{}, err
 		}
-		if sm, ok := v.(SetMetric); ok {
+		if sm, ok := v.(part.SetMetric); ok {
 			setSlots = append(setSlots, len(res.Metrics))
 			sets = append(sets, sm)
 			res.Metrics = append(res.Metrics, MetricResult{ID: id, HigherIsBetter: sm.HigherIsBetter(), Set: true})
 			continue
 		}
-		m := v.(Metric)
+		m := v.(part.Metric)
 		slots = append(slots, len(res.Metrics))
 		ms = append(ms, m)
 		res.Metrics = append(res.Metrics, MetricResult{ID: id, HigherIsBetter: m.HigherIsBetter(),
@@ -171,7 +172,7 @@ func ComparePaths(ctx context.Context, ref, img string, ids []string) (Result, e
 
 // scoreSets fills the results of the set metrics from every reference and every image, as two
 // sets; images of several sizes make them unavailable.
-func scoreSets(ctx context.Context, res *Result, sets []SetMetric, slots []int, ref, img []*batch.Batch, sizes int) error {
+func scoreSets(ctx context.Context, res *Result, sets []part.SetMetric, slots []int, ref, img []*batch.Batch, sizes int) error {
 	if len(sets) == 0 {
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -268,7 +269,7 @@ func init() {
 		ID: "metric.lpips", Kind: registry.KindMetric,
 		Summary: "LPIPS v0.1 perceptual distance, SqueezeNet-1.1 trunk (needs the weights file)",
 		Config:  func() any { return &LPIPSConfig{} },
-		New: func(c any) (any, error) {
+		New: func(_ context.Context, c any) (any, error) {
 			path, err := FindLPIPSWeights(c.(*LPIPSConfig).Weights)
 			if err != nil {
 				return nil, err
@@ -278,4 +279,4 @@ func init() {
 	})
 }
 
-var _ Metric = (*LPIPS)(nil)
+var _ part.Metric = (*LPIPS)(nil)

@@ -195,6 +195,7 @@ func TestLPIPSErrors(t *testing.T) {
 // TestLPIPSUnavailable checks that a missing weights file gives ErrUnavailable with
 // directions, from the config path, from the environment and from Build.
 func TestLPIPSUnavailable(t *testing.T) {
+	ctx := t.Context()
 	missing := filepath.Join(t.TempDir(), "nope.safetensors")
 	if _, err := FindLPIPSWeights(missing); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "PerceptualSimilarity") {
 		t.Errorf("missing config path: err = %v", err)
@@ -203,7 +204,7 @@ func TestLPIPSUnavailable(t *testing.T) {
 		t.Errorf("LoadLPIPS of a missing file: err = %v", err)
 	}
 	t.Setenv(LPIPSWeightsEnv, missing)
-	_, err := Build("metric.lpips")
+	_, err := Build(ctx, "metric.lpips")
 	var ue *UnavailableError
 	if !errors.As(err, &ue) || ue.ID != "metric.lpips" || !strings.Contains(ue.Reason, LPIPSWeightsEnv) {
 		t.Errorf("Build with %s=%s: err = %v", LPIPSWeightsEnv, missing, err)

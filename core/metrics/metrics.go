@@ -17,24 +17,17 @@ import (
 	"sync/atomic"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
-
-// Metric compares images to references.
-type Metric interface {
-	// Compute returns one value per image pair. ref and img must have equal shapes.
-	Compute(ctx context.Context, ref, img *batch.Batch) ([]float64, error)
-	// HigherIsBetter tells readers and regression checks which direction is an improvement.
-	HigherIsBetter() bool
-}
 
 // Build looks a per-image metric up in the registry by ID and builds it with its default
 // config (Open also accepts set metrics).
-func Build(id string) (Metric, error) {
-	v, err := Open(id)
+func Build(ctx context.Context, id string) (part.Metric, error) {
+	v, err := Open(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	m, ok := v.(Metric)
+	m, ok := v.(part.Metric)
 	if !ok {
 		return nil, fmt.Errorf("%s: %w: use Open or BuildSet", id, ErrSetMetric)
 	}

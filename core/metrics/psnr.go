@@ -5,7 +5,7 @@ import (
 	"math"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/schema"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -48,11 +48,8 @@ func init() {
 		ID: "metric.psnr", Kind: registry.KindMetric,
 		Summary: "peak signal-to-noise ratio per image, dB",
 		Config:  func() any { return &PSNRConfig{} },
-		New:     func(c any) (any, error) { return PSNR{Range: c.(*PSNRConfig).DataRange}, nil },
+		New:     func(_ context.Context, c any) (any, error) { return PSNR{Range: c.(*PSNRConfig).DataRange}, nil },
 	})
 }
 
-// applyDefaults fills a config's defaults as decoding an empty mapping would.
-func applyDefaults(cfg any) error { return schema.Decode(nil, cfg, "").Err() }
-
-var _ Metric = PSNR{}
+var _ part.Metric = PSNR{}

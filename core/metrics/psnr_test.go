@@ -10,6 +10,7 @@ import (
 
 // TestPSNRHandComputed checks against values worked out by hand.
 func TestPSNRHandComputed(t *testing.T) {
+	ctx := t.Context()
 	ref := batch.New(2, 2, 2, 1)
 	img := batch.New(2, 2, 2, 1)
 	// image 0: one pixel off by 0.1 -> MSE = 0.01/4 = 0.0025 -> 10 log10(1/0.0025) = 26.0206 dB
@@ -18,7 +19,7 @@ func TestPSNRHandComputed(t *testing.T) {
 	for i := 4; i < 8; i++ {
 		img.Data[i] = 0.5
 	}
-	m, err := Build("metric.psnr")
+	m, err := Build(ctx, "metric.psnr")
 	if err != nil {
 		t.Fatal(err)
 	}

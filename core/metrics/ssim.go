@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -187,8 +188,8 @@ func init() {
 		ID: "metric.ssim", Kind: registry.KindMetric,
 		Summary: "structural similarity (Wang et al. 2004; scikit-image Gaussian-window variant) per image",
 		Config:  func() any { return &SSIMConfig{} },
-		New:     func(c any) (any, error) { return SSIM{Range: c.(*SSIMConfig).DataRange}, nil },
+		New:     func(_ context.Context, c any) (any, error) { return SSIM{Range: c.(*SSIMConfig).DataRange}, nil },
 	})
 }
 
-var _ Metric = SSIM{}
+var _ part.Metric = SSIM{}

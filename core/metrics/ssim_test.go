@@ -141,7 +141,7 @@ func addNoise(b *batch.Batch, sigma float64, seed uint64) *batch.Batch {
 
 func TestSSIMProperties(t *testing.T) {
 	ctx := context.Background()
-	m, err := Build("metric.ssim")
+	m, err := Build(ctx, "metric.ssim")
 	if err != nil {
 		t.Fatal(err)
 	}

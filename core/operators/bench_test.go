@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // BenchmarkBlur measures blur.gaussian (size 33, sigma 1.5) Apply and VJP on batches of 64,
@@ -27,7 +28,7 @@ func BenchmarkBlur(b *testing.B) {
 		x, v := randBatch(1, s), randBatch(2, s)
 		for _, impl := range []struct {
 			name string
-			op   Operator
+			op   part.Operator
 		}{{"plain", op}, {"graph", gr}} {
 			for _, call := range []string{"apply", "vjp"} {
 				b.Run(fmt.Sprintf("%dx%dx%d/%s/%s", s.H, s.W, s.C, impl.name, call), func(b *testing.B) {

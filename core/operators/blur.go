@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -32,7 +33,7 @@ type convOp struct {
 func (c *convOp) Kernel() *Kernel { return c.kernel }
 
 // OutShape implements Operator: the output has the input's shape.
-func (c *convOp) OutShape(in batch.Shape) (batch.Shape, error) {
+func (c *convOp) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
 	if !in.Valid() {
 		return in, fmt.Errorf("%s: invalid input shape %s", c.name, in)
 	}
@@ -40,19 +41,21 @@ func (c *convOp) OutShape(in batch.Shape) (batch.Shape, error) {
 }
 
 // SampleParams implements Operator: a blur has no per-sample parameters.
-func (c *convOp) SampleParams(*rand.Rand, batch.Shape) (Params, error) { return nil, nil }
+func (c *convOp) SampleParams(context.Context, *rand.Rand, batch.Shape) (part.Params, error) {
+	return nil, nil
+}
 
 // IsLinear implements LinearOperator.
 func (c *convOp) IsLinear() bool { return true }
 
 // Apply implements Operator: y = k * x per image and channel.
-func (c *convOp) Apply(ctx context.Context, x *batch.Batch, _ Params) (*batch.Batch, error) {
+func (c *convOp) Apply(ctx context.Context, x *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	return c.run(ctx, x, false)
 }
 
 // VJP implements Operator: the adjoint, a correlation with k (zero padding as in Apply).
-func (c *convOp) VJP(ctx context.Context, x, v *batch.Batch, _ Params) (*batch.Batch, error) {
-	if err := checkVJPArgs(c, c.name+" VJP", x, v); err != nil {
+func (c *convOp) VJP(ctx context.Context, x, v *batch.Batch, _ part.Params) (*batch.Batch, error) {
+	if err := checkVJPArgs(ctx, c, c.name+" VJP", x, v); err != nil {
 		return nil, err
 	}
 	return c.run(ctx, v, true)
@@ -145,12 +148,7 @@ type GaussianBlur struct{ convOp }
 
 // NewGaussianBlur builds blur.gaussian; a zero field takes its documented default.
 func NewGaussianBlur(cfg GaussianBlurConfig) (*GaussianBlur, error) {
-	if cfg.Size == 0 {
-		cfg.Size = 33
-	}
-	if cfg.Sigma == 0 {
-		cfg.Sigma = 1.5
-	}
+	schema.FillDefaults(&cfg)
 	switch {
 	case cfg.Size < 1 || cfg.Size > MaxKernelSize || cfg.Size%2 == 0:
 		return nil, fmt.Errorf("blur.gaussian: size must be odd and in [1, %d], got %d", MaxKernelSize, cfg.Size)
@@ -177,15 +175,15 @@ func init() {
 		Linear:  true,
 		Summary: "isotropic Gaussian blur (size x size kernel, sigma pixels), zero padding, same size",
 		Config:  func() any { return &GaussianBlurConfig{} },
-		New: func(cfg any) (any, error) {
+		New: func(_ context.Context, cfg any) (any, error) {
 			return NewGaussianBlur(*cfg.(*GaussianBlurConfig))
 		},
 	})
 }
 
 var (
-	_ LinearOperator = (*GaussianBlur)(nil)
-	_ GraphOperator  = (*GaussianBlur)(nil)
-	_ schema.Checker = (*GaussianBlurConfig)(nil)
-	_ LinearOperator = (*convOp)(nil)
+	_ part.LinearOperator = (*GaussianBlur)(nil)
+	_ GraphOperator       = (*GaussianBlur)(nil)
+	_ schema.Checker      = (*GaussianBlurConfig)(nil)
+	_ part.LinearOperator = (*convOp)(nil)
 )

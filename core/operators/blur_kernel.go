@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image/color"
@@ -13,7 +14,8 @@ import (
 
 	"golang.org/x/image/tiff"
 
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -59,11 +61,10 @@ func (c *KernelBlurConfig) load() (*Kernel, error) {
 // scipy.signal.convolve2d). No per-sample parameters.
 type KernelBlur struct{ convOp }
 
-// NewKernelBlur builds blur.kernel, reading the kernel file; errors name the file.
+// NewKernelBlur builds blur.kernel, reading the kernel file; an empty normalize takes the
+// documented default. Errors name the file.
 func NewKernelBlur(cfg KernelBlurConfig) (*KernelBlur, error) {
-	if cfg.Normalize == "" {
-		cfg.Normalize = "sum"
-	}
+	schema.FillDefaults(&cfg)
 	if cfg.Normalize != "sum" && cfg.Normalize != "none" {
 		return nil, fmt.Errorf("blur.kernel: normalize must be sum or none, got %q", cfg.Normalize)
 	}
@@ -181,9 +182,7 @@ type MotionBlur struct{ convOp }
 
 // NewMotionBlur builds blur.motion; a zero length takes the documented default.
 func NewMotionBlur(cfg MotionBlurConfig) (*MotionBlur, error) {
-	if cfg.Length == 0 {
-		cfg.Length = 9
-	}
+	schema.FillDefaults(&cfg)
 	if !(cfg.Length >= 1 && cfg.Length <= MaxKernelSize-2) || math.IsNaN(cfg.Angle) || math.IsInf(cfg.Angle, 0) {
 		return nil, fmt.Errorf("blur.motion: length must be in [1, %d] and angle finite, got %v, %v", MaxKernelSize-2, cfg.Length, cfg.Angle)
 	}
@@ -262,7 +261,7 @@ func init() {
 		Linear:  true,
 		Summary: "blur with a kernel read from a .npy, PNG or TIFF file, zero padding, same size",
 		Config:  func() any { return &KernelBlurConfig{} },
-		New:     func(cfg any) (any, error) { return NewKernelBlur(*cfg.(*KernelBlurConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewKernelBlur(*cfg.(*KernelBlurConfig)) },
 	})
 	registry.Register(registry.Entry{
 		ID:      "blur.motion",
@@ -270,14 +269,14 @@ func init() {
 		Linear:  true,
 		Summary: "linear motion blur (length pixels at angle degrees), zero padding, same size",
 		Config:  func() any { return &MotionBlurConfig{} },
-		New:     func(cfg any) (any, error) { return NewMotionBlur(*cfg.(*MotionBlurConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewMotionBlur(*cfg.(*MotionBlurConfig)) },
 	})
 }
 
 var (
-	_ LinearOperator = (*KernelBlur)(nil)
-	_ GraphOperator  = (*KernelBlur)(nil)
-	_ LinearOperator = (*MotionBlur)(nil)
-	_ GraphOperator  = (*MotionBlur)(nil)
-	_ schema.Checker = (*KernelBlurConfig)(nil)
+	_ part.LinearOperator = (*KernelBlur)(nil)
+	_ GraphOperator       = (*KernelBlur)(nil)
+	_ part.LinearOperator = (*MotionBlur)(nil)
+	_ GraphOperator       = (*MotionBlur)(nil)
+	_ schema.Checker      = (*KernelBlurConfig)(nil)
 )

@@ -13,7 +13,8 @@ import (
 	"golang.org/x/image/tiff"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // directConv is the "same" convolution with zero padding written out as in
@@ -74,7 +75,7 @@ func directAdjoint(v *batch.Batch, k *Kernel) *batch.Batch {
 // blurCases are the blurs checked against directConv, with the input shapes.
 func blurCases(t *testing.T) []struct {
 	name  string
-	op    Operator
+	op    part.Operator
 	k     *Kernel
 	shape batch.Shape
 } {
@@ -95,7 +96,7 @@ func blurCases(t *testing.T) []struct {
 	kb := must(func() (*convOp, error) { b, err := NewKernelBlurFrom(asym); return &b.convOp, err }())
 	return []struct {
 		name  string
-		op    Operator
+		op    part.Operator
 		k     *Kernel
 		shape batch.Shape
 	}{

@@ -2,61 +2,73 @@ package operators
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strconv"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // Build builds the operator that spec names; it is an error if the spec names a noise model or
 // another kind of part.
-func Build(spec *registry.Spec) (Operator, error) {
-	v, err := spec.Build()
+func Build(ctx context.Context, spec *registry.Spec) (part.Operator, error) {
+	v, err := spec.Build(ctx)
 	if err != nil {
 		return nil, err
 	}
-	op, ok := v.(Operator)
+	op, ok := v.(part.Operator)
 	if !ok {
+		closeValue(v)
 		return nil, fmt.Errorf("%s is %s, not a forward operator", spec.ID, kindName(spec.Entry.Kind))
 	}
 	return op, nil
 }
 
 // BuildNoise builds the noise model that spec names.
-func BuildNoise(spec *registry.Spec) (NoiseModel, error) {
-	v, err := spec.Build()
+func BuildNoise(ctx context.Context, spec *registry.Spec) (part.NoiseModel, error) {
+	v, err := spec.Build(ctx)
 	if err != nil {
 		return nil, err
 	}
-	nm, ok := v.(NoiseModel)
+	nm, ok := v.(part.NoiseModel)
 	if !ok {
+		closeValue(v)
 		return nil, fmt.Errorf("%s is %s, not a noise model", spec.ID, kindName(spec.Entry.Kind))
 	}
 	return nm, nil
 }
 
 // FromSpecs builds a corruption list: operators in order, then at most one noise model, which
-// must come last. noise is nil when the list has none.
-func FromSpecs(specs []registry.Spec) (ops []Operator, noise NoiseModel, err error) {
+// must come last. noise is nil when the list has none. On failure the parts already built are
+// closed (a plugin part releases its handle).
+func FromSpecs(ctx context.Context, specs []registry.Spec) (ops []part.Operator, noise part.NoiseModel, err error) {
+	defer func() {
+		if err != nil {
+			closeAll(ops)
+			ops = nil
+		}
+	}()
 	for i := range specs {
 		s := &specs[i]
 		if s.Entry.Kind == registry.KindNoise {
 			if i != len(specs)-1 {
-				return nil, nil, fmt.Errorf("%s: the noise model %s must be the last item", where(s, i), s.ID)
+				return ops, nil, fmt.Errorf("%s: the noise model %s must be the last item", where(s, i), s.ID)
 			}
-			if noise, err = BuildNoise(s); err != nil {
-				return nil, nil, fmt.Errorf("%s: %w", where(s, i), err)
+			if noise, err = BuildNoise(ctx, s); err != nil {
+				return ops, nil, fmt.Errorf("%s: %w", where(s, i), err)
 			}
 			continue
 		}
-		op, err := Build(s)
+		op, err := Build(ctx, s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", where(s, i), err)
+			return ops, nil, fmt.Errorf("%s: %w", where(s, i), err)
 		}
 		ops = append(ops, op)
 	}
@@ -106,23 +118,23 @@ func (c *ComposeConfig) Check() []schema.Problem { return checkOperatorSpecs("op
 // prefixed with "i." (e.g. "1.mask"). Its VJP chains the parts' VJPs backwards, evaluating the
 // forward pass only up to the last nonlinear part. Linear when every part is. An empty Compose
 // is the identity.
-type Compose struct{ ops []Operator }
+type Compose struct{ ops []part.Operator }
 
 // NewCompose chains ops, applied in the order given.
-func NewCompose(ops ...Operator) *Compose { return &Compose{ops: ops} }
+func NewCompose(ops ...part.Operator) *Compose { return &Compose{ops: ops} }
 
 // Ops returns the parts, in application order.
-func (c *Compose) Ops() []Operator { return c.ops }
+func (c *Compose) Ops() []part.Operator { return c.ops }
 
 func prefix(i int) string { return strconv.Itoa(i) + "." }
 
 // shapes returns the input shape of every part and the final output shape.
-func (c *Compose) shapes(in batch.Shape) ([]batch.Shape, batch.Shape, error) {
+func (c *Compose) shapes(ctx context.Context, in batch.Shape) ([]batch.Shape, batch.Shape, error) {
 	ins := make([]batch.Shape, len(c.ops))
 	s := in
 	for i, op := range c.ops {
 		ins[i] = s
-		out, err := op.OutShape(s)
+		out, err := op.OutShape(ctx, s)
 		if err != nil {
 			return nil, s, fmt.Errorf("compose part %d: %w", i, err)
 		}
@@ -132,29 +144,29 @@ func (c *Compose) shapes(in batch.Shape) ([]batch.Shape, batch.Shape, error) {
 }
 
 // OutShape implements Operator.
-func (c *Compose) OutShape(in batch.Shape) (batch.Shape, error) {
+func (c *Compose) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
 	if !in.Valid() {
 		return in, fmt.Errorf("compose: invalid input shape %s", in)
 	}
-	_, out, err := c.shapes(in)
+	_, out, err := c.shapes(ctx, in)
 	return out, err
 }
 
 // SampleParams implements Operator: the parts draw in order from rng.
-func (c *Compose) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
-	ins, _, err := c.shapes(in)
+func (c *Compose) SampleParams(ctx context.Context, rng *rand.Rand, in batch.Shape) (part.Params, error) {
+	ins, _, err := c.shapes(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	var out Params
+	var out part.Params
 	for i, op := range c.ops {
-		p, err := op.SampleParams(rng, ins[i])
+		p, err := op.SampleParams(ctx, rng, ins[i])
 		if err != nil {
 			return nil, fmt.Errorf("compose part %d: %w", i, err)
 		}
 		for k, v := range p {
 			if out == nil {
-				out = Params{}
+				out = part.Params{}
 			}
 			out[prefix(i)+k] = v
 		}
@@ -165,7 +177,7 @@ func (c *Compose) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
 // IsLinear implements LinearOperator.
 func (c *Compose) IsLinear() bool {
 	for _, op := range c.ops {
-		if !IsLinear(op) {
+		if !part.IsLinear(op) {
 			return false
 		}
 	}
@@ -173,7 +185,7 @@ func (c *Compose) IsLinear() bool {
 }
 
 // Apply implements Operator.
-func (c *Compose) Apply(ctx context.Context, x *batch.Batch, p Params) (*batch.Batch, error) {
+func (c *Compose) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	for i, op := range c.ops {
 		y, err := op.Apply(ctx, x, p.Prefixed(prefix(i)))
 		if err != nil {
@@ -185,14 +197,14 @@ func (c *Compose) Apply(ctx context.Context, x *batch.Batch, p Params) (*batch.B
 }
 
 // VJP implements Operator.
-func (c *Compose) VJP(ctx context.Context, x, v *batch.Batch, p Params) (*batch.Batch, error) {
-	if err := checkVJPArgs(c, "compose VJP", x, v); err != nil {
+func (c *Compose) VJP(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
+	if err := checkVJPArgs(ctx, c, "compose VJP", x, v); err != nil {
 		return nil, err
 	}
-	ins, _, _ := c.shapes(x.Shape)
+	ins, _, _ := c.shapes(ctx, x.Shape)
 	lastNonlinear := -1
 	for i, op := range c.ops {
-		if !IsLinear(op) {
+		if !part.IsLinear(op) {
 			lastNonlinear = i
 		}
 	}
@@ -262,7 +274,7 @@ func prefixedNodes(p map[string]*graph.Node, pre string) map[string]*graph.Node 
 
 // HasGraph reports whether op has a usable in-graph form: it implements GraphOperator and, for
 // a composite (compose, mixture), so does every part.
-func HasGraph(op Operator) bool {
+func HasGraph(op part.Operator) bool {
 	if _, ok := op.(GraphOperator); !ok {
 		return false
 	}
@@ -273,37 +285,62 @@ func HasGraph(op Operator) bool {
 }
 
 // buildChain builds the operators of specs as a Compose.
-func buildChain(specs []registry.Spec) (*Compose, error) {
-	ops := make([]Operator, len(specs))
+func buildChain(ctx context.Context, specs []registry.Spec) (*Compose, error) {
+	ops := make([]part.Operator, 0, len(specs))
 	for i := range specs {
-		op, err := Build(&specs[i])
+		op, err := Build(ctx, &specs[i])
 		if err != nil {
+			closeAll(ops)
 			return nil, fmt.Errorf("ops[%d]: %w", i, err)
 		}
-		ops[i] = op
+		ops = append(ops, op)
 	}
 	return NewCompose(ops...), nil
 }
 
 func init() {
 	registry.Register(registry.Entry{
-		ID:      "compose",
-		Kind:    registry.KindOperator,
-		Summary: "a chain of operators applied in order (ops: a list of registry specs); linear when every part is",
-		Config:  func() any { return &ComposeConfig{} },
-		Example: "ops:\n  - {op: blur.gaussian, size: 9, sigma: 1.5}\n  - {op: mask.random, fraction: 0.3}\n",
-		New: func(cfg any) (any, error) {
+		ID:         "op.compose",
+		Deprecated: []string{"compose"},
+		Kind:       registry.KindOperator,
+		Summary:    "a chain of operators applied in order (ops: a list of registry specs); linear when every part is",
+		Config:     func() any { return &ComposeConfig{} },
+		Example:    "ops:\n  - {op: blur.gaussian, size: 9, sigma: 1.5}\n  - {op: mask.random, fraction: 0.3}\n",
+		New: func(ctx context.Context, cfg any) (any, error) {
 			c := cfg.(*ComposeConfig)
 			if len(c.Ops) == 0 {
 				return nil, fmt.Errorf("compose: ops must not be empty")
 			}
-			return buildChain(c.Ops)
+			return buildChain(ctx, c.Ops)
 		},
 	})
 }
 
 var (
-	_ LinearOperator = (*Compose)(nil)
-	_ GraphOperator  = (*Compose)(nil)
-	_ schema.Checker = (*ComposeConfig)(nil)
+	_ part.LinearOperator = (*Compose)(nil)
+	_ io.Closer           = (*Compose)(nil)
+	_ GraphOperator       = (*Compose)(nil)
+	_ schema.Checker      = (*ComposeConfig)(nil)
 )
+
+// Close closes every part that holds resources (an io.Closer, such as a plugin's operator),
+// last part first, and returns their errors joined.
+func (c *Compose) Close() error { return closeAll(c.ops) }
+
+// closeValue closes v when it holds resources; used when a built part is rejected.
+func closeValue(v any) {
+	if c, ok := v.(io.Closer); ok {
+		c.Close()
+	}
+}
+
+// closeAll closes, in reverse order, the operators that are io.Closers.
+func closeAll(ops []part.Operator) error {
+	var errs []error
+	for i := len(ops) - 1; i >= 0; i-- {
+		if cl, ok := ops[i].(io.Closer); ok {
+			errs = append(errs, cl.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -8,21 +8,24 @@ import (
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // tanhOp is a nonlinear test operator, y = tanh(x), with VJP (1 - y²) v.
 type tanhOp struct{}
 
-func (tanhOp) OutShape(in batch.Shape) (batch.Shape, error)         { return in, nil }
-func (tanhOp) SampleParams(*rand.Rand, batch.Shape) (Params, error) { return nil, nil }
-func (tanhOp) Apply(_ context.Context, x *batch.Batch, _ Params) (*batch.Batch, error) {
+func (tanhOp) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) { return in, nil }
+func (tanhOp) SampleParams(context.Context, *rand.Rand, batch.Shape) (part.Params, error) {
+	return nil, nil
+}
+func (tanhOp) Apply(_ context.Context, x *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	y := x.Clone()
 	for i, v := range y.Data {
 		y.Data[i] = float32(math.Tanh(float64(v)))
 	}
 	return y, nil
 }
-func (tanhOp) VJP(_ context.Context, x, v *batch.Batch, _ Params) (*batch.Batch, error) {
+func (tanhOp) VJP(_ context.Context, x, v *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	g := v.Clone()
 	for i := range g.Data {
 		t := math.Tanh(float64(x.Data[i]))
@@ -39,16 +42,16 @@ func TestCompose(t *testing.T) {
 	mask, _ := NewRandomMask(RandomMaskConfig{Fraction: 0.5})
 	down, _ := NewDownsample(DownsampleConfig{Factor: 2})
 	s := batch.Shape{N: 3, H: 8, W: 6, C: 2}
-	for _, parts := range [][]Operator{{blur, mask, down}, {blur, tanhOp{}, mask, down}} {
+	for _, parts := range [][]part.Operator{{blur, mask, down}, {blur, tanhOp{}, mask, down}} {
 		c := NewCompose(parts...)
 		if got, want := c.IsLinear(), len(parts) == 3; got != want {
 			t.Errorf("IsLinear = %v, want %v", got, want)
 		}
-		p, err := c.SampleParams(rand.New(rand.NewPCG(1, 2)), s)
+		p, err := c.SampleParams(ctx, rand.New(rand.NewPCG(1, 2)), s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		maskAt := slices.Index(parts, Operator(mask))
+		maskAt := slices.Index(parts, part.Operator(mask))
 		if keys := p.Keys(); len(keys) != 1 || keys[0] != prefix(maskAt)+MaskKey {
 			t.Fatalf("param keys %v, want [%d.mask]", keys, maskAt)
 		}
@@ -93,7 +96,7 @@ func TestMixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	big := batch.Shape{N: 4000, H: 4, W: 4, C: 1}
-	p, _ := m.SampleParams(rand.New(rand.NewPCG(7, 8)), big)
+	p, _ := m.SampleParams(ctx, rand.New(rand.NewPCG(7, 8)), big)
 	ones := 0
 	for _, v := range p[ChoiceKey].Data {
 		ones += int(v)
@@ -106,7 +109,7 @@ func TestMixture(t *testing.T) {
 	}
 
 	s := batch.Shape{N: 12, H: 7, W: 6, C: 2}
-	p, _ = m.SampleParams(rand.New(rand.NewPCG(9, 10)), s)
+	p, _ = m.SampleParams(ctx, rand.New(rand.NewPCG(9, 10)), s)
 	x, v := randBatch(1, s), randBatch(2, s)
 	y, err := m.Apply(ctx, x, p)
 	if err != nil {

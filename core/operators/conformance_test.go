@@ -9,8 +9,9 @@ import (
 	_ "github.com/gomlx/gomlx/backends/simplego"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 	"github.com/flowdiff/flowdiff-go/registry/conformance"
@@ -63,8 +64,8 @@ func TestConformanceConfigs(t *testing.T) {
 		{"blur.kernel", "- op: blur.kernel\n  path: " + k, batch.Shape{}, false},
 		{"blur.kernel 33x33 windows", "- op: blur.kernel\n  path: " + wide, batch.Shape{N: 2, H: 72, W: 64, C: 1}, true},
 		{"paper blur on 28x28", "- op: blur.gaussian\n  size: 33\n  sigma: 1.5", batch.Shape{N: 4, H: 28, W: 28, C: 1}, false},
-		{"compose", "- op: compose\n  ops:\n    - op: blur.gaussian\n      size: 5\n      sigma: 1\n    - mask.random\n    - downsample", batch.Shape{}, false},
-		{"mixture", `- op: mixture
+		{"op.compose", "- op: op.compose\n  ops:\n    - op: blur.gaussian\n      size: 5\n      sigma: 1\n    - mask.random\n    - op.downsample", batch.Shape{}, false},
+		{"mixture", `- op: op.mixture
   components:
     - weight: 1
       ops: [blur.motion]
@@ -101,15 +102,17 @@ func TestConformanceInGraph(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{"blur.gaussian", "blur.motion", "mask.random", "downsample"} {
+	for _, id := range []string{"blur.gaussian", "blur.motion", "mask.random", "op.downsample"} {
 		e, _ := registry.Lookup(id)
-		cfg := e.Config()
-		schema.Decode(nil, cfg, "")
-		v, err := e.New(cfg)
+		cfg, err := e.DefaultConfig()
 		if err != nil {
 			t.Fatal(err)
 		}
-		run, err := operators.NewGraphRunner(b, v.(operators.Operator))
+		v, err := e.New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := operators.NewGraphRunner(b, v.(part.Operator))
 		if err != nil {
 			t.Fatal(err)
 		}

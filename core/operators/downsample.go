@@ -8,6 +8,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -27,9 +29,7 @@ type Downsample struct{ f int }
 
 // NewDownsample builds downsample; a zero factor takes the documented default.
 func NewDownsample(cfg DownsampleConfig) (*Downsample, error) {
-	if cfg.Factor == 0 {
-		cfg.Factor = 2
-	}
+	schema.FillDefaults(&cfg)
 	if cfg.Factor < 2 {
 		return nil, fmt.Errorf("downsample: factor must be >= 2, got %d", cfg.Factor)
 	}
@@ -37,7 +37,7 @@ func NewDownsample(cfg DownsampleConfig) (*Downsample, error) {
 }
 
 // OutShape implements Operator.
-func (d *Downsample) OutShape(in batch.Shape) (batch.Shape, error) {
+func (d *Downsample) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
 	if !in.Valid() {
 		return in, fmt.Errorf("downsample: invalid input shape %s", in)
 	}
@@ -49,14 +49,16 @@ func (d *Downsample) OutShape(in batch.Shape) (batch.Shape, error) {
 }
 
 // SampleParams implements Operator: no per-sample parameters.
-func (d *Downsample) SampleParams(*rand.Rand, batch.Shape) (Params, error) { return nil, nil }
+func (d *Downsample) SampleParams(context.Context, *rand.Rand, batch.Shape) (part.Params, error) {
+	return nil, nil
+}
 
 // IsLinear implements LinearOperator.
 func (d *Downsample) IsLinear() bool { return true }
 
 // Apply implements Operator: block means.
-func (d *Downsample) Apply(_ context.Context, x *batch.Batch, _ Params) (*batch.Batch, error) {
-	o, err := d.OutShape(x.Shape)
+func (d *Downsample) Apply(ctx context.Context, x *batch.Batch, _ part.Params) (*batch.Batch, error) {
+	o, err := d.OutShape(ctx, x.Shape)
 	if err != nil {
 		return nil, err
 	}
@@ -84,8 +86,8 @@ func (d *Downsample) Apply(_ context.Context, x *batch.Batch, _ Params) (*batch.
 }
 
 // VJP implements Operator: the adjoint spreads v[i,j]/f² over block (i,j).
-func (d *Downsample) VJP(_ context.Context, x, v *batch.Batch, _ Params) (*batch.Batch, error) {
-	if err := checkVJPArgs(d, "downsample VJP", x, v); err != nil {
+func (d *Downsample) VJP(ctx context.Context, x, v *batch.Batch, _ part.Params) (*batch.Batch, error) {
+	if err := checkVJPArgs(ctx, d, "downsample VJP", x, v); err != nil {
 		return nil, err
 	}
 	out := batch.New(x.N, x.H, x.W, x.C)
@@ -114,16 +116,17 @@ func (d *Downsample) ApplyGraph(x *graph.Node, _ map[string]*graph.Node) *graph.
 
 func init() {
 	registry.Register(registry.Entry{
-		ID:      "downsample",
-		Kind:    registry.KindOperator,
-		Linear:  true,
-		Summary: "box downsampling: the mean of each factor x factor block (super-resolution)",
-		Config:  func() any { return &DownsampleConfig{} },
-		New:     func(cfg any) (any, error) { return NewDownsample(*cfg.(*DownsampleConfig)) },
+		ID:         "op.downsample",
+		Deprecated: []string{"downsample"},
+		Kind:       registry.KindOperator,
+		Linear:     true,
+		Summary:    "box downsampling: the mean of each factor x factor block (super-resolution)",
+		Config:     func() any { return &DownsampleConfig{} },
+		New:        func(_ context.Context, cfg any) (any, error) { return NewDownsample(*cfg.(*DownsampleConfig)) },
 	})
 }
 
 var (
-	_ LinearOperator = (*Downsample)(nil)
-	_ GraphOperator  = (*Downsample)(nil)
+	_ part.LinearOperator = (*Downsample)(nil)
+	_ GraphOperator       = (*Downsample)(nil)
 )

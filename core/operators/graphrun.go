@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // GraphRunner runs an operator's in-graph form on a GoMLX backend: Apply executes ApplyGraph,
@@ -20,7 +21,7 @@ import (
 // itself an Operator (OutShape and SampleParams are the wrapped operator's), so the
 // conformance suite can check the in-graph form against the same rules as the plain one.
 type GraphRunner struct {
-	op      Operator
+	op      part.Operator
 	g       GraphOperator
 	backend backends.Backend
 
@@ -29,7 +30,7 @@ type GraphRunner struct {
 }
 
 // NewGraphRunner wraps op, which must have an in-graph form (see HasGraph).
-func NewGraphRunner(b backends.Backend, op Operator) (*GraphRunner, error) {
+func NewGraphRunner(b backends.Backend, op part.Operator) (*GraphRunner, error) {
 	if !HasGraph(op) {
 		return nil, fmt.Errorf("%T has no in-graph form", op)
 	}
@@ -37,15 +38,17 @@ func NewGraphRunner(b backends.Backend, op Operator) (*GraphRunner, error) {
 }
 
 // OutShape implements Operator.
-func (r *GraphRunner) OutShape(in batch.Shape) (batch.Shape, error) { return r.op.OutShape(in) }
+func (r *GraphRunner) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
+	return r.op.OutShape(ctx, in)
+}
 
 // SampleParams implements Operator.
-func (r *GraphRunner) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
-	return r.op.SampleParams(rng, in)
+func (r *GraphRunner) SampleParams(ctx context.Context, rng *rand.Rand, in batch.Shape) (part.Params, error) {
+	return r.op.SampleParams(ctx, rng, in)
 }
 
 // IsLinear implements LinearOperator.
-func (r *GraphRunner) IsLinear() bool { return IsLinear(r.op) }
+func (r *GraphRunner) IsLinear() bool { return part.IsLinear(r.op) }
 
 // exec returns the compiled executable for kind ("apply" or "vjp") and the parameter keys.
 func (r *GraphRunner) exec(kind string, keys []string) (*graph.Exec, error) {
@@ -87,7 +90,7 @@ func (r *GraphRunner) exec(kind string, keys []string) (*graph.Exec, error) {
 }
 
 // run executes kind on inputs (x, then v for "vjp") and p, returning the single output.
-func (r *GraphRunner) run(ctx context.Context, kind string, inputs []*batch.Batch, p Params) (out *batch.Batch, err error) {
+func (r *GraphRunner) run(ctx context.Context, kind string, inputs []*batch.Batch, p part.Params) (out *batch.Batch, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -121,13 +124,13 @@ func (r *GraphRunner) run(ctx context.Context, kind string, inputs []*batch.Batc
 }
 
 // Apply implements Operator by executing ApplyGraph.
-func (r *GraphRunner) Apply(ctx context.Context, x *batch.Batch, p Params) (*batch.Batch, error) {
+func (r *GraphRunner) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	return r.run(ctx, "apply", []*batch.Batch{x}, p)
 }
 
 // VJP implements Operator by executing the gradient of <ApplyGraph(x, p), v> in x.
-func (r *GraphRunner) VJP(ctx context.Context, x, v *batch.Batch, p Params) (*batch.Batch, error) {
-	if err := checkVJPArgs(r.op, "in-graph VJP", x, v); err != nil {
+func (r *GraphRunner) VJP(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
+	if err := checkVJPArgs(ctx, r.op, "in-graph VJP", x, v); err != nil {
 		return nil, err
 	}
 	return r.run(ctx, "vjp", []*batch.Batch{x, v}, p)
@@ -151,4 +154,4 @@ func FromTensor(t *tensors.Tensor) (*batch.Batch, error) {
 	return batch.FromData(batch.Shape{N: d[0], H: d[1], W: d[2], C: d[3]}, data)
 }
 
-var _ LinearOperator = (*GraphRunner)(nil)
+var _ part.LinearOperator = (*GraphRunner)(nil)

@@ -9,6 +9,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -27,7 +29,7 @@ type maskOp struct {
 }
 
 // OutShape implements Operator: the output has the input's shape.
-func (m *maskOp) OutShape(in batch.Shape) (batch.Shape, error) {
+func (m *maskOp) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
 	if !in.Valid() {
 		return in, fmt.Errorf("%s: invalid input shape %s", m.name, in)
 	}
@@ -40,8 +42,8 @@ func (m *maskOp) OutShape(in batch.Shape) (batch.Shape, error) {
 }
 
 // SampleParams implements Operator: one mask per image, drawn image by image from rng.
-func (m *maskOp) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
-	if _, err := m.OutShape(in); err != nil {
+func (m *maskOp) SampleParams(ctx context.Context, rng *rand.Rand, in batch.Shape) (part.Params, error) {
+	if _, err := m.OutShape(ctx, in); err != nil {
 		return nil, err
 	}
 	mask := batch.New(in.N, in.H, in.W, in.C)
@@ -54,27 +56,27 @@ func (m *maskOp) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
 			clear(mask.Data[base : base+in.C])
 		}
 	}
-	return Params{MaskKey: mask}, nil
+	return part.Params{MaskKey: mask}, nil
 }
 
 // IsLinear implements LinearOperator.
 func (m *maskOp) IsLinear() bool { return true }
 
 // Apply implements Operator: y = m ⊙ x.
-func (m *maskOp) Apply(_ context.Context, x *batch.Batch, p Params) (*batch.Batch, error) {
+func (m *maskOp) Apply(_ context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	return m.mul(x, p)
 }
 
 // VJP implements Operator: m ⊙ v.
-func (m *maskOp) VJP(_ context.Context, x, v *batch.Batch, p Params) (*batch.Batch, error) {
+func (m *maskOp) VJP(_ context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
 	if err := checkSame(m.name+" VJP", x, v); err != nil {
 		return nil, err
 	}
 	return m.mul(v, p)
 }
 
-func (m *maskOp) mul(x *batch.Batch, p Params) (*batch.Batch, error) {
-	mask, err := p.get(m.name, MaskKey, x.N, x.Shape)
+func (m *maskOp) mul(x *batch.Batch, p part.Params) (*batch.Batch, error) {
+	mask, err := p.Get(m.name, MaskKey, x.N, x.Shape)
 	if err != nil {
 		return nil, err
 	}
@@ -129,10 +131,8 @@ type BoxMask struct{ maskOp }
 
 // NewBoxMask builds mask.box; a zero size takes the documented default.
 func NewBoxMask(cfg BoxMaskConfig) (*BoxMask, error) {
+	schema.FillDefaults(&cfg)
 	s := cfg.Size
-	if s == 0 {
-		s = 14
-	}
 	if s < 1 {
 		return nil, fmt.Errorf("mask.box: size must be >= 1, got %d", s)
 	}
@@ -164,7 +164,7 @@ func init() {
 		Linear:  true,
 		Summary: "drop a random fraction of the pixels of each image (inpainting); per-sample mask",
 		Config:  func() any { return &RandomMaskConfig{} },
-		New:     func(cfg any) (any, error) { return NewRandomMask(*cfg.(*RandomMaskConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewRandomMask(*cfg.(*RandomMaskConfig)) },
 	})
 	registry.Register(registry.Entry{
 		ID:      "mask.box",
@@ -172,13 +172,13 @@ func init() {
 		Linear:  true,
 		Summary: "drop a size x size box at a random position in each image (box inpainting); per-sample mask",
 		Config:  func() any { return &BoxMaskConfig{} },
-		New:     func(cfg any) (any, error) { return NewBoxMask(*cfg.(*BoxMaskConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewBoxMask(*cfg.(*BoxMaskConfig)) },
 	})
 }
 
 var (
-	_ LinearOperator = (*RandomMask)(nil)
-	_ GraphOperator  = (*RandomMask)(nil)
-	_ LinearOperator = (*BoxMask)(nil)
-	_ GraphOperator  = (*BoxMask)(nil)
+	_ part.LinearOperator = (*RandomMask)(nil)
+	_ GraphOperator       = (*RandomMask)(nil)
+	_ part.LinearOperator = (*BoxMask)(nil)
+	_ GraphOperator       = (*BoxMask)(nil)
 )

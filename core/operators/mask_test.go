@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // TestMasks checks the drawn masks (count and shape of the dropped set, equal channels) and
@@ -18,7 +19,7 @@ func TestMasks(t *testing.T) {
 	s := batch.Shape{N: 6, H: 12, W: 9, C: 3}
 	cases := []struct {
 		name string
-		op   Operator
+		op   part.Operator
 		// dropped checks one image's set of dropped pixels (flat y*W+x, sorted by the loop).
 		dropped func(t *testing.T, px []int)
 	}{
@@ -41,7 +42,7 @@ func TestMasks(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := c.op.SampleParams(rand.New(rand.NewPCG(3, 4)), s)
+			p, err := c.op.SampleParams(ctx, rand.New(rand.NewPCG(3, 4)), s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +102,7 @@ func TestMasks(t *testing.T) {
 
 func TestMaskErrors(t *testing.T) {
 	bm, _ := NewBoxMask(BoxMaskConfig{Size: 10})
-	if _, err := bm.OutShape(batchShape(1, 8, 12, 1)); err == nil || !strings.Contains(err.Error(), "a 10x10 box does not fit a 8x12 image") {
+	if _, err := bm.OutShape(ctx, batchShape(1, 8, 12, 1)); err == nil || !strings.Contains(err.Error(), "a 10x10 box does not fit a 8x12 image") {
 		t.Errorf("box too large: err = %v", err)
 	}
 	rm, _ := NewRandomMask(RandomMaskConfig{Fraction: 0.5})
@@ -109,7 +110,7 @@ func TestMaskErrors(t *testing.T) {
 	if _, err := rm.Apply(ctx, x, nil); err == nil || !strings.Contains(err.Error(), `missing per-sample parameter "mask"`) {
 		t.Errorf("no params: err = %v", err)
 	}
-	p, _ := rm.SampleParams(rand.New(rand.NewPCG(1, 1)), batchShape(3, 4, 4, 1))
+	p, _ := rm.SampleParams(ctx, rand.New(rand.NewPCG(1, 1)), batchShape(3, 4, 4, 1))
 	if _, err := rm.Apply(ctx, x, p); err == nil || !strings.Contains(err.Error(), "has shape [3,4,4,1], want [2,4,4,1]") {
 		t.Errorf("wrong params: err = %v", err)
 	}
@@ -165,7 +166,7 @@ func TestDownsample(t *testing.T) {
 		}
 	}
 	op, _ := NewDownsample(DownsampleConfig{Factor: 3})
-	if _, err := op.OutShape(batchShape(1, 28, 27, 1)); err == nil || !strings.Contains(err.Error(), "a 28x27 image is not a whole number of 3x3 blocks") {
+	if _, err := op.OutShape(ctx, batchShape(1, 28, 27, 1)); err == nil || !strings.Contains(err.Error(), "a 28x27 image is not a whole number of 3x3 blocks") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -2,13 +2,16 @@ package operators
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -67,10 +70,10 @@ func NewMixture(chains []*Compose, weights []float64) (*Mixture, error) {
 func (m *Mixture) Components() []*Compose { return m.comps }
 
 // OutShape implements Operator.
-func (m *Mixture) OutShape(in batch.Shape) (batch.Shape, error) {
+func (m *Mixture) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
 	var out batch.Shape
 	for j, c := range m.comps {
-		s, err := c.OutShape(in)
+		s, err := c.OutShape(ctx, in)
 		if err != nil {
 			return in, fmt.Errorf("mixture component %d: %w", j, err)
 		}
@@ -84,8 +87,8 @@ func (m *Mixture) OutShape(in batch.Shape) (batch.Shape, error) {
 
 // SampleParams implements Operator: first the N choices (one uniform draw each), then each
 // component's parameters for the whole batch, component by component.
-func (m *Mixture) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
-	if _, err := m.OutShape(in); err != nil {
+func (m *Mixture) SampleParams(ctx context.Context, rng *rand.Rand, in batch.Shape) (part.Params, error) {
+	if _, err := m.OutShape(ctx, in); err != nil {
 		return nil, err
 	}
 	choice := batch.New(in.N, 1, 1, 1)
@@ -97,9 +100,9 @@ func (m *Mixture) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
 		}
 		choice.Data[n] = float32(j)
 	}
-	out := Params{ChoiceKey: choice}
+	out := part.Params{ChoiceKey: choice}
 	for j, c := range m.comps {
-		p, err := c.SampleParams(rng, in)
+		p, err := c.SampleParams(ctx, rng, in)
 		if err != nil {
 			return nil, fmt.Errorf("mixture component %d: %w", j, err)
 		}
@@ -111,8 +114,8 @@ func (m *Mixture) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
 }
 
 // groups returns, per component, the indices of the samples that chose it.
-func (m *Mixture) groups(p Params, n int) ([][]int, error) {
-	choice, err := p.get("mixture", ChoiceKey, n, batch.Shape{H: 1, W: 1, C: 1})
+func (m *Mixture) groups(p part.Params, n int) ([][]int, error) {
+	choice, err := p.Get("mixture", ChoiceKey, n, batch.Shape{H: 1, W: 1, C: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -138,13 +141,13 @@ func (m *Mixture) IsLinear() bool {
 }
 
 // Apply implements Operator: each component runs on the samples that chose it.
-func (m *Mixture) Apply(ctx context.Context, x *batch.Batch, p Params) (*batch.Batch, error) {
+func (m *Mixture) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	return m.run(ctx, x, nil, p)
 }
 
 // VJP implements Operator: each component's VJP on the samples that chose it.
-func (m *Mixture) VJP(ctx context.Context, x, v *batch.Batch, p Params) (*batch.Batch, error) {
-	if err := checkVJPArgs(m, "mixture VJP", x, v); err != nil {
+func (m *Mixture) VJP(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
+	if err := checkVJPArgs(ctx, m, "mixture VJP", x, v); err != nil {
 		return nil, err
 	}
 	return m.run(ctx, x, v, p)
@@ -152,8 +155,8 @@ func (m *Mixture) VJP(ctx context.Context, x, v *batch.Batch, p Params) (*batch.
 
 // run applies (v == nil) or differentiates the components group by group and scatters the
 // results back in sample order.
-func (m *Mixture) run(ctx context.Context, x, v *batch.Batch, p Params) (*batch.Batch, error) {
-	o, err := m.OutShape(x.Shape)
+func (m *Mixture) run(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
+	o, err := m.OutShape(ctx, x.Shape)
 	if err != nil {
 		return nil, err
 	}
@@ -219,17 +222,18 @@ func (m *Mixture) hasGraph() bool {
 
 func init() {
 	registry.Register(registry.Entry{
-		ID:      "mixture",
-		Kind:    registry.KindOperator,
-		Summary: "per-image random choice among operator chains with weights (mixed corruptions); per-sample choice",
-		Config:  func() any { return &MixtureConfig{} },
-		Example: "components:\n  - {weight: 1, ops: [{op: blur.gaussian, size: 9, sigma: 1.5}]}\n  - {weight: 1, ops: [{op: mask.random, fraction: 0.5}]}\n",
-		New: func(cfg any) (any, error) {
+		ID:         "op.mixture",
+		Deprecated: []string{"mixture"},
+		Kind:       registry.KindOperator,
+		Summary:    "per-image random choice among operator chains with weights (mixed corruptions); per-sample choice",
+		Config:     func() any { return &MixtureConfig{} },
+		Example:    "components:\n  - {weight: 1, ops: [{op: blur.gaussian, size: 9, sigma: 1.5}]}\n  - {weight: 1, ops: [{op: mask.random, fraction: 0.5}]}\n",
+		New: func(ctx context.Context, cfg any) (any, error) {
 			c := cfg.(*MixtureConfig)
 			chains := make([]*Compose, len(c.Components))
 			weights := make([]float64, len(c.Components))
 			for j, comp := range c.Components {
-				ch, err := buildChain(comp.Ops)
+				ch, err := buildChain(ctx, comp.Ops)
 				if err != nil {
 					return nil, fmt.Errorf("components[%d].%w", j, err)
 				}
@@ -241,7 +245,17 @@ func init() {
 }
 
 var (
-	_ LinearOperator = (*Mixture)(nil)
-	_ GraphOperator  = (*Mixture)(nil)
-	_ schema.Checker = (*MixtureComponent)(nil)
+	_ part.LinearOperator = (*Mixture)(nil)
+	_ io.Closer           = (*Mixture)(nil)
+	_ GraphOperator       = (*Mixture)(nil)
+	_ schema.Checker      = (*MixtureComponent)(nil)
 )
+
+// Close closes every component's parts (see Compose.Close).
+func (m *Mixture) Close() error {
+	var errs []error
+	for _, c := range m.comps {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,6 +1,7 @@
 package operators
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -8,6 +9,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -27,9 +30,7 @@ type GaussianNoise struct{ sigma float64 }
 
 // NewGaussianNoise builds noise.gaussian; a zero sigma takes the documented default.
 func NewGaussianNoise(cfg GaussianNoiseConfig) (*GaussianNoise, error) {
-	if cfg.Sigma == 0 {
-		cfg.Sigma = 0.1
-	}
+	schema.FillDefaults(&cfg)
 	if !(cfg.Sigma > 0) || math.IsInf(cfg.Sigma, 0) {
 		return nil, fmt.Errorf("noise.gaussian: sigma must be > 0, got %v", cfg.Sigma)
 	}
@@ -40,7 +41,7 @@ func NewGaussianNoise(cfg GaussianNoiseConfig) (*GaussianNoise, error) {
 func (g *GaussianNoise) Sigma() float64 { return g.sigma }
 
 // Sample implements NoiseModel.
-func (g *GaussianNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
+func (g *GaussianNoise) Sample(ctx context.Context, rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	y := batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i, v := range ax.Data {
 		y.Data[i] = float32(float64(v) + g.sigma*rng.NormFloat64())
@@ -49,7 +50,7 @@ func (g *GaussianNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, e
 }
 
 // NLL implements NoiseModel.
-func (g *GaussianNoise) NLL(y, ax *batch.Batch) ([]float64, error) {
+func (g *GaussianNoise) NLL(ctx context.Context, y, ax *batch.Batch) ([]float64, error) {
 	return perSampleSum("noise.gaussian", y, ax, func(y, a float64) float64 {
 		r := y - a
 		return r * r / (2 * g.sigma * g.sigma)
@@ -57,14 +58,14 @@ func (g *GaussianNoise) NLL(y, ax *batch.Batch) ([]float64, error) {
 }
 
 // NLLGrad implements NoiseModel.
-func (g *GaussianNoise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) {
+func (g *GaussianNoise) NLLGrad(ctx context.Context, y, ax *batch.Batch) (*batch.Batch, error) {
 	return elementwise("noise.gaussian", y, ax, func(y, a float64) float64 {
 		return (a - y) / (g.sigma * g.sigma)
 	})
 }
 
 // Moments implements NoiseMoments.
-func (g *GaussianNoise) Moments(ax *batch.Batch) (mean, variance *batch.Batch, err error) {
+func (g *GaussianNoise) Moments(ctx context.Context, ax *batch.Batch) (mean, variance *batch.Batch, err error) {
 	v := batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i := range v.Data {
 		v.Data[i] = float32(g.sigma * g.sigma)
@@ -113,12 +114,12 @@ func init() {
 		Kind:    registry.KindNoise,
 		Summary: "additive white Gaussian noise of standard deviation sigma",
 		Config:  func() any { return &GaussianNoiseConfig{} },
-		New:     func(cfg any) (any, error) { return NewGaussianNoise(*cfg.(*GaussianNoiseConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewGaussianNoise(*cfg.(*GaussianNoiseConfig)) },
 	})
 }
 
 var (
-	_ NoiseModel   = (*GaussianNoise)(nil)
-	_ NoiseMoments = (*GaussianNoise)(nil)
-	_ GraphNoise   = (*GaussianNoise)(nil)
+	_ part.NoiseModel   = (*GaussianNoise)(nil)
+	_ part.NoiseMoments = (*GaussianNoise)(nil)
+	_ GraphNoise        = (*GaussianNoise)(nil)
 )

@@ -1,14 +1,18 @@
 package operators
 
 import (
+	"context"
 	"fmt"
-	"github.com/flowdiff/flowdiff-go/core/randx"
 	"math"
 	"math/rand/v2"
+
+	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/core/randx"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -32,9 +36,7 @@ type PoissonNoise struct{ photons float64 }
 
 // NewPoissonNoise builds noise.poisson; a zero photons takes the documented default.
 func NewPoissonNoise(cfg PoissonNoiseConfig) (*PoissonNoise, error) {
-	if cfg.Photons == 0 {
-		cfg.Photons = 100
-	}
+	schema.FillDefaults(&cfg)
 	if !(cfg.Photons > 0) || math.IsInf(cfg.Photons, 0) {
 		return nil, fmt.Errorf("noise.poisson: photons must be > 0, got %v", cfg.Photons)
 	}
@@ -42,7 +44,7 @@ func NewPoissonNoise(cfg PoissonNoiseConfig) (*PoissonNoise, error) {
 }
 
 // Sample implements NoiseModel.
-func (p *PoissonNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
+func (p *PoissonNoise) Sample(ctx context.Context, rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	y := batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i, v := range ax.Data {
 		y.Data[i] = float32(float64(randx.Poisson(rng, p.photons*max(float64(v), 0))) / p.photons)
@@ -51,7 +53,7 @@ func (p *PoissonNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, er
 }
 
 // NLL implements NoiseModel.
-func (p *PoissonNoise) NLL(y, ax *batch.Batch) ([]float64, error) {
+func (p *PoissonNoise) NLL(ctx context.Context, y, ax *batch.Batch) ([]float64, error) {
 	return perSampleSum("noise.poisson", y, ax, func(y, a float64) float64 {
 		lam := p.photons * max(a, PoissonFloor)
 		return lam - p.photons*y*math.Log(lam)
@@ -59,7 +61,7 @@ func (p *PoissonNoise) NLL(y, ax *batch.Batch) ([]float64, error) {
 }
 
 // NLLGrad implements NoiseModel.
-func (p *PoissonNoise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) {
+func (p *PoissonNoise) NLLGrad(ctx context.Context, y, ax *batch.Batch) (*batch.Batch, error) {
 	return elementwise("noise.poisson", y, ax, func(y, a float64) float64 {
 		if a <= PoissonFloor {
 			return 0
@@ -69,7 +71,7 @@ func (p *PoissonNoise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) {
 }
 
 // Moments implements NoiseMoments.
-func (p *PoissonNoise) Moments(ax *batch.Batch) (mean, variance *batch.Batch, err error) {
+func (p *PoissonNoise) Moments(ctx context.Context, ax *batch.Batch) (mean, variance *batch.Batch, err error) {
 	mean, variance = batch.New(ax.N, ax.H, ax.W, ax.C), batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i, v := range ax.Data {
 		m := max(float64(v), 0)
@@ -108,12 +110,7 @@ type PoissonGaussianNoise struct{ gain, sigma, offset float64 }
 // NewPoissonGaussianNoise builds noise.poisson_gaussian; zero gain or sigma take the
 // documented defaults.
 func NewPoissonGaussianNoise(cfg PoissonGaussianNoiseConfig) (*PoissonGaussianNoise, error) {
-	if cfg.Gain == 0 {
-		cfg.Gain = 0.01
-	}
-	if cfg.Sigma == 0 {
-		cfg.Sigma = 0.01
-	}
+	schema.FillDefaults(&cfg)
 	if !(cfg.Gain > 0) || !(cfg.Sigma > 0) || math.IsInf(cfg.Gain+cfg.Sigma, 0) || math.IsNaN(cfg.Offset) || math.IsInf(cfg.Offset, 0) {
 		return nil, fmt.Errorf("noise.poisson_gaussian: gain and sigma must be > 0 and offset finite, got %v, %v, %v", cfg.Gain, cfg.Sigma, cfg.Offset)
 	}
@@ -121,7 +118,7 @@ func NewPoissonGaussianNoise(cfg PoissonGaussianNoiseConfig) (*PoissonGaussianNo
 }
 
 // Sample implements NoiseModel: per element, the Poisson draw then the Gaussian draw.
-func (p *PoissonGaussianNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
+func (p *PoissonGaussianNoise) Sample(ctx context.Context, rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	y := batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i, v := range ax.Data {
 		k := randx.Poisson(rng, max(float64(v), 0)/p.gain)
@@ -133,7 +130,7 @@ func (p *PoissonGaussianNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.B
 func (p *PoissonGaussianNoise) variance(a float64) float64 { return p.gain*max(a, 0) + p.sigma*p.sigma }
 
 // NLL implements NoiseModel.
-func (p *PoissonGaussianNoise) NLL(y, ax *batch.Batch) ([]float64, error) {
+func (p *PoissonGaussianNoise) NLL(ctx context.Context, y, ax *batch.Batch) ([]float64, error) {
 	return perSampleSum("noise.poisson_gaussian", y, ax, func(y, a float64) float64 {
 		r, v := y-p.offset-a, p.variance(a)
 		return r*r/(2*v) + 0.5*math.Log(v)
@@ -141,7 +138,7 @@ func (p *PoissonGaussianNoise) NLL(y, ax *batch.Batch) ([]float64, error) {
 }
 
 // NLLGrad implements NoiseModel.
-func (p *PoissonGaussianNoise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) {
+func (p *PoissonGaussianNoise) NLLGrad(ctx context.Context, y, ax *batch.Batch) (*batch.Batch, error) {
 	return elementwise("noise.poisson_gaussian", y, ax, func(y, a float64) float64 {
 		r, v := y-p.offset-a, p.variance(a)
 		g := -r / v
@@ -153,7 +150,7 @@ func (p *PoissonGaussianNoise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error)
 }
 
 // Moments implements NoiseMoments.
-func (p *PoissonGaussianNoise) Moments(ax *batch.Batch) (mean, variance *batch.Batch, err error) {
+func (p *PoissonGaussianNoise) Moments(ctx context.Context, ax *batch.Batch) (mean, variance *batch.Batch, err error) {
 	mean, variance = batch.New(ax.N, ax.H, ax.W, ax.C), batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i, v := range ax.Data {
 		a := float64(v)
@@ -176,22 +173,24 @@ func init() {
 		Kind:    registry.KindNoise,
 		Summary: "Poisson shot noise: y = Poisson(photons * A(x)) / photons",
 		Config:  func() any { return &PoissonNoiseConfig{} },
-		New:     func(cfg any) (any, error) { return NewPoissonNoise(*cfg.(*PoissonNoiseConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewPoissonNoise(*cfg.(*PoissonNoiseConfig)) },
 	})
 	registry.Register(registry.Entry{
 		ID:      "noise.poisson_gaussian",
 		Kind:    registry.KindNoise,
 		Summary: "microscopy camera noise: offset + gain * Poisson(A(x)/gain) + Gaussian read noise",
 		Config:  func() any { return &PoissonGaussianNoiseConfig{} },
-		New:     func(cfg any) (any, error) { return NewPoissonGaussianNoise(*cfg.(*PoissonGaussianNoiseConfig)) },
+		New: func(_ context.Context, cfg any) (any, error) {
+			return NewPoissonGaussianNoise(*cfg.(*PoissonGaussianNoiseConfig))
+		},
 	})
 }
 
 var (
-	_ NoiseModel   = (*PoissonNoise)(nil)
-	_ NoiseMoments = (*PoissonNoise)(nil)
-	_ GraphNoise   = (*PoissonNoise)(nil)
-	_ NoiseModel   = (*PoissonGaussianNoise)(nil)
-	_ NoiseMoments = (*PoissonGaussianNoise)(nil)
-	_ GraphNoise   = (*PoissonGaussianNoise)(nil)
+	_ part.NoiseModel   = (*PoissonNoise)(nil)
+	_ part.NoiseMoments = (*PoissonNoise)(nil)
+	_ GraphNoise        = (*PoissonNoise)(nil)
+	_ part.NoiseModel   = (*PoissonGaussianNoise)(nil)
+	_ part.NoiseMoments = (*PoissonGaussianNoise)(nil)
+	_ GraphNoise        = (*PoissonGaussianNoise)(nil)
 )

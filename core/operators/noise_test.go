@@ -1,10 +1,12 @@
 package operators
 
 import (
-	"github.com/flowdiff/flowdiff-go/core/randx"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/core/randx"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 )
@@ -25,7 +27,7 @@ func TestNLLAgainstLogDensity(t *testing.T) {
 	}
 	cases := []struct {
 		name  string
-		nm    NoiseModel
+		nm    part.NoiseModel
 		exact func(y, a float64) float64 // -log p(y|a) per element
 		drop  func(y float64) float64    // the dropped constant per element
 	}{
@@ -40,11 +42,11 @@ func TestNLLAgainstLogDensity(t *testing.T) {
 			func(float64) float64 { return 0.5 * math.Log(2*math.Pi) }},
 	}
 	for _, c := range cases {
-		y, err := c.nm.Sample(rand.New(rand.NewPCG(5, 6)), ax)
+		y, err := c.nm.Sample(ctx, rand.New(rand.NewPCG(5, 6)), ax)
 		if err != nil {
 			t.Fatal(err)
 		}
-		nll, err := c.nm.NLL(y, ax)
+		nll, err := c.nm.NLL(ctx, y, ax)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,26 +103,26 @@ func TestNoiseClamps(t *testing.T) {
 	y := batch.New(1, 1, 3, 1)
 	copy(y.Data, []float32{0.02, 0, 0.01})
 	pois, _ := NewPoissonNoise(PoissonNoiseConfig{Photons: 100})
-	nll, _ := pois.NLL(y, ax)
+	nll, _ := pois.NLL(ctx, y, ax)
 	if math.IsNaN(nll[0]) || math.IsInf(nll[0], 0) {
 		t.Errorf("Poisson NLL at A(x) <= 0 is %v", nll[0])
 	}
-	g, _ := pois.NLLGrad(y, ax)
+	g, _ := pois.NLLGrad(ctx, y, ax)
 	for i, v := range g.Data {
 		if v != 0 {
 			t.Errorf("Poisson NLLGrad below the floor at %d = %v, want 0", i, v)
 		}
 	}
-	smp, _ := pois.Sample(rand.New(rand.NewPCG(1, 2)), ax)
+	smp, _ := pois.Sample(ctx, rand.New(rand.NewPCG(1, 2)), ax)
 	if smp.Data[0] != 0 || smp.Data[1] != 0 {
 		t.Errorf("Poisson samples at A(x) <= 0: %v", smp.Data[:2])
 	}
 	pg, _ := NewPoissonGaussianNoise(PoissonGaussianNoiseConfig{Gain: 0.01, Sigma: 0.01, Offset: 0.3})
-	mean, variance, _ := pg.Moments(ax)
+	mean, variance, _ := pg.Moments(ctx, ax)
 	if mean.Data[0] != 0.3 || math.Abs(float64(variance.Data[0])-1e-4) > 1e-10 {
 		t.Errorf("Poisson-Gaussian moments at A(x) = -1: mean %v variance %v", mean.Data[0], variance.Data[0])
 	}
-	nll, _ = pg.NLL(y, ax)
+	nll, _ = pg.NLL(ctx, y, ax)
 	if math.IsNaN(nll[0]) || math.IsInf(nll[0], 0) {
 		t.Errorf("Poisson-Gaussian NLL at A(x) < 0 is %v", nll[0])
 	}

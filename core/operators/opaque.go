@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Opaque returns op with its in-graph form hidden: the result implements Operator and, when op
@@ -16,8 +17,8 @@ import (
 // It forces the injected path: use it to compare that path with the in-graph one on the same
 // built-in operator (the tests of core/train and core/diffusion do), or to run an operator
 // whose in-graph form is slow on a backend without it.
-func Opaque(op Operator) Operator {
-	if IsLinear(op) {
+func Opaque(op part.Operator) part.Operator {
+	if part.IsLinear(op) {
 		return opaqueLinear{opaqueOp{op}}
 	}
 	return opaqueOp{op}
@@ -25,27 +26,29 @@ func Opaque(op Operator) Operator {
 
 // OpaqueNoise returns nm with its in-graph likelihood (GraphNoise) hidden, as a plugin noise
 // model has none; it keeps NoiseMoments when nm states its moments.
-func OpaqueNoise(nm NoiseModel) NoiseModel {
-	if m, ok := nm.(NoiseMoments); ok {
+func OpaqueNoise(nm part.NoiseModel) part.NoiseModel {
+	if m, ok := nm.(part.NoiseMoments); ok {
 		return opaqueMoments{opaqueNoise{nm}, m}
 	}
 	return opaqueNoise{nm}
 }
 
 // opaqueOp forwards the plain Operator methods only.
-type opaqueOp struct{ op Operator }
+type opaqueOp struct{ op part.Operator }
 
-func (o opaqueOp) OutShape(in batch.Shape) (batch.Shape, error) { return o.op.OutShape(in) }
-
-func (o opaqueOp) SampleParams(rng *rand.Rand, in batch.Shape) (Params, error) {
-	return o.op.SampleParams(rng, in)
+func (o opaqueOp) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
+	return o.op.OutShape(ctx, in)
 }
 
-func (o opaqueOp) Apply(ctx context.Context, x *batch.Batch, p Params) (*batch.Batch, error) {
+func (o opaqueOp) SampleParams(ctx context.Context, rng *rand.Rand, in batch.Shape) (part.Params, error) {
+	return o.op.SampleParams(ctx, rng, in)
+}
+
+func (o opaqueOp) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	return o.op.Apply(ctx, x, p)
 }
 
-func (o opaqueOp) VJP(ctx context.Context, x, v *batch.Batch, p Params) (*batch.Batch, error) {
+func (o opaqueOp) VJP(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
 	return o.op.VJP(ctx, x, v, p)
 }
 
@@ -55,29 +58,33 @@ type opaqueLinear struct{ opaqueOp }
 func (opaqueLinear) IsLinear() bool { return true }
 
 // opaqueNoise forwards the plain NoiseModel methods only.
-type opaqueNoise struct{ nm NoiseModel }
+type opaqueNoise struct{ nm part.NoiseModel }
 
-func (o opaqueNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
-	return o.nm.Sample(rng, ax)
+func (o opaqueNoise) Sample(ctx context.Context, rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
+	return o.nm.Sample(ctx, rng, ax)
 }
 
-func (o opaqueNoise) NLL(y, ax *batch.Batch) ([]float64, error) { return o.nm.NLL(y, ax) }
+func (o opaqueNoise) NLL(ctx context.Context, y, ax *batch.Batch) ([]float64, error) {
+	return o.nm.NLL(ctx, y, ax)
+}
 
-func (o opaqueNoise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) { return o.nm.NLLGrad(y, ax) }
+func (o opaqueNoise) NLLGrad(ctx context.Context, y, ax *batch.Batch) (*batch.Batch, error) {
+	return o.nm.NLLGrad(ctx, y, ax)
+}
 
 // opaqueMoments adds the moments.
 type opaqueMoments struct {
 	opaqueNoise
-	m NoiseMoments
+	m part.NoiseMoments
 }
 
-func (o opaqueMoments) Moments(ax *batch.Batch) (mean, variance *batch.Batch, err error) {
-	return o.m.Moments(ax)
+func (o opaqueMoments) Moments(ctx context.Context, ax *batch.Batch) (mean, variance *batch.Batch, err error) {
+	return o.m.Moments(ctx, ax)
 }
 
 var (
-	_ Operator       = opaqueOp{}
-	_ LinearOperator = opaqueLinear{}
-	_ NoiseModel     = opaqueNoise{}
-	_ NoiseMoments   = opaqueMoments{}
+	_ part.Operator       = opaqueOp{}
+	_ part.LinearOperator = opaqueLinear{}
+	_ part.NoiseModel     = opaqueNoise{}
+	_ part.NoiseMoments   = opaqueMoments{}
 )

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry/conformance"
 )
 
@@ -13,12 +14,12 @@ import (
 func TestOpaque(t *testing.T) {
 	blur, _ := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 5, Sigma: 1})
 	mask, _ := operators.NewRandomMask(operators.RandomMaskConfig{Fraction: 0.5})
-	for _, op := range []operators.Operator{blur, mask, operators.NewCompose(blur, mask)} {
+	for _, op := range []part.Operator{blur, mask, operators.NewCompose(blur, mask)} {
 		o := operators.Opaque(op)
 		if _, ok := o.(operators.GraphOperator); ok || operators.HasGraph(o) {
 			t.Errorf("Opaque(%T) still has an in-graph form", op)
 		}
-		if !operators.IsLinear(o) {
+		if !part.IsLinear(o) {
 			t.Errorf("Opaque(%T) lost its linearity", op)
 		}
 		r := conformance.CheckOperator(ctx, o, conformance.Options{})
@@ -32,7 +33,7 @@ func TestOpaque(t *testing.T) {
 	if _, ok := nm.(operators.GraphNoise); ok {
 		t.Error("OpaqueNoise still has an in-graph NLL")
 	}
-	if _, ok := nm.(operators.NoiseMoments); !ok {
+	if _, ok := nm.(part.NoiseMoments); !ok {
 		t.Error("OpaqueNoise lost the moments")
 	}
 	conformance.Require(t, conformance.CheckNoise(ctx, nm, conformance.Options{Samples: 4000}))

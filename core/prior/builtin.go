@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -136,18 +137,18 @@ func init() {
 		Kind:    registry.KindPrior,
 		Summary: "smoothed isotropic total variation of each image (edges sparse, flat regions favoured)",
 		Config:  func() any { return &SmoothConfig{} },
-		New:     func(cfg any) (any, error) { return NewTV(*cfg.(*SmoothConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewTV(*cfg.(*SmoothConfig)) },
 	})
 	registry.Register(registry.Entry{
 		ID:      "prior.l1",
 		Kind:    registry.KindPrior,
 		Summary: "smoothed l1 norm of the intensities (sparse, mostly dark images)",
 		Config:  func() any { return &SmoothConfig{} },
-		New:     func(cfg any) (any, error) { return NewL1(*cfg.(*SmoothConfig)) },
+		New:     func(_ context.Context, cfg any) (any, error) { return NewL1(*cfg.(*SmoothConfig)) },
 	})
 }
 
 var (
-	_ Prior = (*TV)(nil)
-	_ Prior = (*L1)(nil)
+	_ part.Prior = (*TV)(nil)
+	_ part.Prior = (*L1)(nil)
 )

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -40,7 +41,7 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 	for _, eps := range []float64{0.01, 0.1} {
 		tv, _ := NewTV(SmoothConfig{Epsilon: eps})
 		l1, _ := NewL1(SmoothConfig{Epsilon: eps})
-		for name, p := range map[string]Prior{"tv": tv, "l1": l1} {
+		for name, p := range map[string]part.Prior{"tv": tv, "l1": l1} {
 			x := testImages(eps)
 			if name == "l1" { // put some intensities near 0, where l1 bends
 				for i := 0; i < x.Size(); i += 3 {
@@ -91,7 +92,7 @@ func TestEnergyValues(t *testing.T) {
 	}
 	cases := []struct {
 		name string
-		p    Prior
+		p    part.Prior
 		x    *batch.Batch
 		want float64
 	}{
@@ -113,6 +114,7 @@ func TestEnergyValues(t *testing.T) {
 // TestRegistered builds both priors through the registry with their schema defaults and
 // checks a bad epsilon is refused with the field named.
 func TestRegistered(t *testing.T) {
+	ctx := t.Context()
 	for _, id := range []string{"prior.tv", "prior.l1"} {
 		e, err := registry.Lookup(id)
 		if err != nil || e.Kind != registry.KindPrior {
@@ -125,11 +127,11 @@ func TestRegistered(t *testing.T) {
 		if got := cfg.(*SmoothConfig).Epsilon; got != DefaultEpsilon {
 			t.Errorf("%s: default epsilon %v, want %v", id, got, DefaultEpsilon)
 		}
-		v, err := e.New(cfg)
-		if _, ok := v.(Prior); err != nil || !ok {
+		v, err := e.New(ctx, cfg)
+		if _, ok := v.(part.Prior); err != nil || !ok {
 			t.Errorf("%s: built %T, %v", id, v, err)
 		}
-		if _, err := e.New(&SmoothConfig{Epsilon: -1}); err == nil {
+		if _, err := e.New(ctx, &SmoothConfig{Epsilon: -1}); err == nil {
 			t.Errorf("%s: negative epsilon accepted", id)
 		}
 	}

@@ -12,16 +12,3 @@
 //
 // Images are float32 batches [N,H,W,C] with intensities in [0,1].
 package prior
-
-import (
-	"context"
-
-	"github.com/flowdiff/flowdiff-go/core/batch"
-)
-
-// Prior is a differentiable energy E(x) = -log p(x) + const on clean images.
-type Prior interface {
-	// Energy returns the per-sample energies [N] and the gradient of their sum with respect
-	// to x, shaped like x.
-	Energy(ctx context.Context, x *batch.Batch) (energy []float64, grad *batch.Batch, err error)
-}

@@ -16,7 +16,7 @@ func TestGridPlacesTiles(t *testing.T) {
 	a.Set(1, 0, 0, 0, 1) // second tile, top-left pixel white
 	c := batch.New(1, 3, 3, 3)
 	c.Set(0, 2, 2, 0, 1) // red pixel bottom-right of first tile of row 2
-	img, err := Grid([]Row{{"a", a}, {"c", c}}, 2)
+	img, err := Grid([]Row{{"a", a}, {"c", c}}, 2, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,7 @@ func TestGridPlacesTiles(t *testing.T) {
 	if got := img.RGBAAt(gridPad+2, gridPad+3+gridPad+2); got.R != 255 || got.G != 0 {
 		t.Errorf("red pixel of tile (1,0) = %v", got)
 	}
-	if got := img.RGBAAt(gridPad+3+gridPad, gridPad+3+gridPad); got.R != 40 {
+	if got := img.RGBAAt(gridPad+3+gridPad, gridPad+3+gridPad); got.R != 40 || got.A != 255 {
 		t.Errorf("missing tile should be background, got %v", got)
 	}
 	p := filepath.Join(t.TempDir(), "g.png")
@@ -40,6 +40,36 @@ func TestGridPlacesTiles(t *testing.T) {
 	defer f.Close()
 	if _, err := png.Decode(f); err != nil {
 		t.Errorf("written grid does not decode: %v", err)
+	}
+}
+
+// TestGridScale: small images are enlarged by an integer factor to about DisplayTile pixels,
+// each source pixel a solid block (nearest neighbour), and large ones are left alone.
+func TestGridScale(t *testing.T) {
+	for _, c := range []struct{ h, want int }{{28, 4}, {32, 3}, {64, 2}, {100, 1}, {512, 1}, {3, 33}} {
+		if got := DisplayScale([]Row{{"x", batch.New(1, c.h, c.h, 1)}}); got != c.want {
+			t.Errorf("DisplayScale(%dx%d) = %d, want %d", c.h, c.h, got, c.want)
+		}
+	}
+	a := batch.New(1, 2, 2, 1)
+	a.Set(0, 1, 0, 0, 1) // bottom-left pixel white
+	img, err := Grid([]Row{{"a", a}}, 1, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 8+2*gridPad || b.Dy() != 8+2*gridPad {
+		t.Fatalf("grid size %v, want %d", b, 8+2*gridPad)
+	}
+	for y := range 8 {
+		for x := range 8 {
+			want := uint8(0)
+			if y >= 4 && x < 4 {
+				want = 255
+			}
+			if got := img.RGBAAt(gridPad+x, gridPad+y).R; got != want {
+				t.Fatalf("pixel (%d,%d) = %d, want %d (block of the source pixel (%d,%d))", y, x, got, want, y/4, x/4)
+			}
+		}
 	}
 }
 

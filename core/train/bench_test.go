@@ -8,6 +8,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"gopkg.in/yaml.v3"
 )
@@ -31,8 +32,8 @@ func BenchmarkJointStep(b *testing.B) {
 	op := operators.NewCompose(blur)
 	for _, c := range []struct {
 		name  string
-		op    operators.Operator
-		noise operators.NoiseModel
+		op    part.Operator
+		noise part.NoiseModel
 	}{
 		{"graph", op, noise},
 		{"injected", operators.Opaque(op), operators.OpaqueNoise(noise)},
@@ -86,7 +87,7 @@ func BenchmarkJointStep(b *testing.B) {
 
 // jointStepSetup returns the joint-step benchmarks' problem: benchConfig's models, 64 images
 // of 28x28 blurred by blur.gaussian (size 9, sigma 1.5) with noise.gaussian (sigma 0.1).
-func jointStepSetup(b *testing.B) (Config, *batch.Batch, operators.Operator, operators.NoiseModel, *batch.Batch, operators.Params) {
+func jointStepSetup(b *testing.B) (Config, *batch.Batch, part.Operator, part.NoiseModel, *batch.Batch, part.Params) {
 	b.Helper()
 	var cfg Config
 	var node yaml.Node
@@ -102,7 +103,7 @@ func jointStepSetup(b *testing.B) (Config, *batch.Batch, operators.Operator, ope
 	}
 	blur, _ := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 9, Sigma: 1.5})
 	noise, _ := operators.NewGaussianNoise(operators.GaussianNoiseConfig{Sigma: 0.1})
-	obs, params, err := corrupt.Corrupt(context.Background(), clean, []operators.Operator{blur}, noise, 1)
+	obs, params, err := corrupt.Corrupt(context.Background(), clean, []part.Operator{blur}, noise, 1)
 	if err != nil {
 		b.Fatal(err)
 	}

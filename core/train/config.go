@@ -1,5 +1,5 @@
 // Package train trains FlowDiff's two networks jointly on corrupted observations only
-// (DESIGN.md): a conditional normalizing flow G_phi(z; y) and a DDPM eps_theta.
+// (docs/design.md): a conditional normalizing flow G_phi(z; y) and a DDPM eps_theta.
 //
 // One joint step is a flow step (theta frozen) followed by a diffusion step (phi frozen):
 //
@@ -24,7 +24,7 @@
 // both have in-graph forms (operators.GraphOperator with operators.HasGraph, and
 // operators.GraphNoise): the fast path. Any other combination (an operator or noise model
 // served by a plugin, or hidden by operators.Opaque), and every extra prior, enters by
-// gradient injection (DESIGN.md). For such a term h(x), with x = b + G(z; y),
+// gradient injection (docs/training.md). For such a term h(x), with x = b + G(z; y),
 //
 //	dh/dphi = (dx/dphi)^T g,   g = grad_x h(x),
 //
@@ -39,7 +39,7 @@
 // its scaled Energy gradient. The cost is one extra forward pass of the flow per step and the
 // host calls. The in-graph and injected paths agree to float32 rounding (inject_test.go).
 //
-// After the joint phase an optional model reset follows (DESIGN.md): the flow is
+// After the joint phase an optional model reset follows (docs/training.md): the flow is
 // re-initialized and trained with the prior frozen, then the diffusion model is re-initialized
 // and trained on the new flow's samples. Both optimizers are Adam with global-norm clipping
 // and linear learning-rate warm-up; the diffusion model keeps EMA weights.
@@ -71,7 +71,7 @@ type Config struct {
 	// from resolved pipelines when empty, so that existing runs resolve as before.
 	Priors []PriorSpec `yaml:"priors,omitempty" doc:"extra priors on clean images whose weighted per-pixel energies join the flow loss by gradient injection; with lambda: 0 they stand in for the diffusion prior; default none"`
 
-	Reset     ResetConfig          `yaml:"reset" doc:"model reset after the joint phase (DESIGN.md); zero steps skip it"`
+	Reset     ResetConfig          `yaml:"reset" doc:"model reset after the joint phase: a new flow trained against the frozen prior, then a new diffusion model on its samples (docs/training.md); zero steps skip it"`
 	Flow      flow.Config          `yaml:"flow" doc:"the conditional normalizing flow"`
 	UNet      diffusion.UNetConfig `yaml:"unet" doc:"the diffusion model's U-Net"`
 	Diffusion ScheduleConfig       `yaml:"diffusion" doc:"the DDPM noise schedule"`

@@ -17,6 +17,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Tolerances of the injected path against the in-graph one (float32 throughout). The two paths
@@ -38,7 +39,7 @@ const (
 )
 
 // opProblem corrupts the tiny 8x8 images with ops and Gaussian noise (sigma 0.1).
-func opProblem(t *testing.T, ops ...operators.Operator) Problem {
+func opProblem(t *testing.T, ops ...part.Operator) Problem {
 	t.Helper()
 	base := tinyProblem(t)
 	clean := batch.New(base.Obs.N, 8, 8, 1)
@@ -56,7 +57,7 @@ func opProblem(t *testing.T, ops ...operators.Operator) Problem {
 	return Problem{Obs: obs, Params: params, Op: operators.NewCompose(ops...), Noise: noise, Clean: clean.Shape}
 }
 
-func gaussianBlur(t *testing.T) operators.Operator {
+func gaussianBlur(t *testing.T) part.Operator {
 	op, err := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 5, Sigma: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func gaussianBlur(t *testing.T) operators.Operator {
 	return op
 }
 
-func randomMask(t *testing.T) operators.Operator {
+func randomMask(t *testing.T) part.Operator {
 	op, err := operators.NewRandomMask(operators.RandomMaskConfig{Fraction: 0.5})
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +88,7 @@ func flowGradient(t *testing.T, tr *Trainer, in stepInputs) (float64, []float64)
 		t.Fatal(err)
 	}
 	ex, err := mlctx.NewExec(tr.be, tr.ctx, func(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
-		loss, _ := tr.flowLoss(ctx, in)
+		loss := tr.flowLoss(ctx, tr.nameFlowIn(in)).Loss
 		vars := Adam{Scope: FlowScope}.Trainable(ctx, loss.Graph())
 		nodes := make([]*graph.Node, len(vars))
 		for i, v := range vars {
@@ -149,7 +150,7 @@ func TestInjectedGradientMatchesGraph(t *testing.T) {
 	ctx := context.Background()
 	cases := []struct {
 		name        string
-		op          func(*testing.T) operators.Operator
+		op          func(*testing.T) part.Operator
 		opaqueOp    bool
 		opaqueNoise bool
 	}{
@@ -275,7 +276,7 @@ func TestPluginGradientMatchesBuiltin(t *testing.T) {
 		t.Fatal(err)
 	}
 	plugged := prob
-	plugged.Op = operators.NewCompose(pluginOperator(t, "micro", "op: micro.widefield\npsf: gaussian\nsigma_px: 1\nradius: 2\n"))
+	plugged.Op = operators.NewCompose(pluginOperator(ctx, t, "micro", "op: micro.widefield\npsf: gaussian\nsigma_px: 1\nradius: 2\n"))
 	inj, err := New(ctx, be, tinyConfig(t, 3), plugged, 5, log)
 	if err != nil {
 		t.Fatal(err)

@@ -184,23 +184,21 @@ func (t *Trainer) step(ctx context.Context, st *State) (CurveRow, error) {
 		if err != nil {
 			return row, err
 		}
-		if err := checkFinite([]string{"flow loss", "entropy", "nll", "prior", "flow grad norm"}, out); err != nil {
+		if err := checkFinite(out.slots()); err != nil {
 			return row, err
 		}
-		row.FlowLoss, row.Entropy, row.NLL, row.Prior, row.FlowGrad = out[0], out[1], out[2], out[3], out[4]
-		if len(out) > 5 {
-			row.ExtraPrior = out[5]
-		}
+		row.FlowLoss, row.Entropy, row.NLL, row.Prior, row.FlowGrad = out.Loss, out.Entropy, out.NLL, out.Prior, out.GradNorm
+		row.ExtraPrior = out.Extra // 0 without injected terms
 	}
 	if st.Phase != PhaseFlow {
 		out, err := t.diffusionStep(in, t.cfg.DiffusionLR*w)
 		if err != nil {
 			return row, err
 		}
-		if err := checkFinite([]string{"diffusion loss", "diffusion grad norm"}, out); err != nil {
+		if err := checkFinite(out.slots()); err != nil {
 			return row, err
 		}
-		row.DMLoss, row.DMGrad = out[0], out[1]
+		row.DMLoss, row.DMGrad = out.Loss, out.GradNorm
 	}
 	return row, nil
 }

@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/internal/plugintest"
 	"github.com/flowdiff/flowdiff-go/plugins/host"
@@ -38,8 +39,8 @@ func BenchmarkJointStepPlugin(b *testing.B) {
 	be := goBackend(b)
 	cfg, clean, blur, noise, obs, params := jointStepSetup(b)
 	ctx := context.Background()
-	plug := pluginOperator(b, "micro", "op: micro.widefield\npsf: gaussian\nsigma_px: 1.5\nradius: 4\n")
-	newTrainer := func(b *testing.B, op operators.Operator) *Trainer {
+	plug := pluginOperator(ctx, b, "micro", "op: micro.widefield\npsf: gaussian\nsigma_px: 1.5\nradius: 4\n")
+	newTrainer := func(b *testing.B, op part.Operator) *Trainer {
 		prob := Problem{Obs: obs, Params: params, Op: op, Noise: noise, Clean: clean.Shape}
 		tr, err := New(ctx, be, cfg, prob, 1, slog.New(slog.DiscardHandler))
 		if err != nil {
@@ -52,7 +53,7 @@ func BenchmarkJointStepPlugin(b *testing.B) {
 	}
 	for _, c := range []struct {
 		name string
-		op   operators.Operator
+		op   part.Operator
 	}{
 		{"builtin-graph", operators.NewCompose(blur)},
 		{"builtin-injected", operators.Opaque(operators.NewCompose(blur))},
@@ -76,7 +77,7 @@ func BenchmarkJointStepPlugin(b *testing.B) {
 	}
 	for _, c := range []struct {
 		name string
-		op   operators.Operator
+		op   part.Operator
 	}{
 		{"builtin-host-terms", operators.Opaque(operators.NewCompose(blur))},
 		{"plugin-host-terms", operators.NewCompose(plug)},
@@ -99,7 +100,7 @@ func BenchmarkJointStepPlugin(b *testing.B) {
 
 // pluginOperator builds a part of the example plugin name through its process, from YAML
 // "op: ID\nkey: value...", like a pipeline does.
-func pluginOperator(b testing.TB, name, spec string) operators.Operator {
+func pluginOperator(ctx context.Context, b testing.TB, name, spec string) part.Operator {
 	b.Helper()
 	reg := registry.New()
 	h := host.New(reg, host.Options{})
@@ -129,9 +130,9 @@ func pluginOperator(b testing.TB, name, spec string) operators.Operator {
 	if errs := schema.Decode(rest, cfg, id); len(errs) > 0 {
 		b.Fatal(errs)
 	}
-	v, err := e.New(cfg)
+	v, err := e.New(ctx, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
-	return v.(operators.Operator)
+	return v.(part.Operator)
 }

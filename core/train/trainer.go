@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -17,6 +18,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
 	"github.com/flowdiff/flowdiff-go/core/flow"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Scopes of the two models' variables in the shared context.
@@ -29,16 +31,16 @@ const (
 // operator parameters, the forward operator A and the noise model N.
 type Problem struct {
 	Obs    *batch.Batch
-	Params operators.Params
+	Params part.Params
 	// Op is A: any operator; operators.NewCompose() is the identity. One with an in-graph form
 	// (operators.HasGraph) together with a GraphNoise trains on the in-graph path, any other
 	// combination (a plugin's operator or noise model) by gradient injection.
-	Op    operators.Operator
-	Noise operators.NoiseModel
+	Op    part.Operator
+	Noise part.NoiseModel
 	// Clean is the shape of the images to reconstruct (x), which may differ from Obs's.
 	Clean batch.Shape
 	// Priors are extra priors added to the flow loss besides those of Config.Priors (a caller
-	// that holds prior.Prior values, such as a test or a plugin host, passes them here).
+	// that holds part.Prior values, such as a test or a plugin host, passes them here).
 	Priors []WeightedPrior
 }
 
@@ -61,6 +63,7 @@ type Trainer struct {
 	dmEx    *mlctx.Exec
 	genEx   *mlctx.Exec
 	imgSize int
+	built   []WeightedPrior // the priors New built from cfg.Priors; Close closes them
 	// stopAfter, when positive, makes Run stop with errStopped after that many steps of this
 	// process: the tests' stand-in for a killed run.
 	stopAfter int
@@ -86,11 +89,23 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 		log.Info("the data term is trained by gradient injection (the operator or the noise model has no in-graph form)",
 			"operator", fmt.Sprintf("%T", prob.Op), "noise", fmt.Sprintf("%T", prob.Noise))
 	}
-	priors, err := BuildPriors(cfg.Priors)
+	built, err := BuildPriors(ctx, cfg.Priors)
 	if err != nil {
 		return nil, err
 	}
-	priors = append(priors, prob.Priors...)
+	t, err := newTrainer(ctx, be, cfg, prob, built, gop, gnoise, inject, seed, log)
+	if err != nil {
+		closePriors(built)
+		return nil, err
+	}
+	return t, nil
+}
+
+// newTrainer is New once the priors of train.priors are built (built are closed by the
+// trainer's Close).
+func newTrainer(ctx context.Context, be backends.Backend, cfg Config, prob Problem, built []WeightedPrior,
+	gop operators.GraphOperator, gnoise operators.GraphNoise, inject bool, seed int64, log *slog.Logger) (*Trainer, error) {
+	priors := append(slices.Clip(built), prob.Priors...)
 	for i, p := range priors {
 		if p.Prior == nil || !(p.Weight >= 0) || math.IsInf(p.Weight, 0) {
 			return nil, fmt.Errorf("extra prior %d (%s): needs a prior and a finite weight >= 0, got %v", i, p.Name, p.Weight)
@@ -107,7 +122,7 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 		return nil, fmt.Errorf("train.diffusion: %w", err)
 	}
 	t := &Trainer{cfg: cfg, be: be, ctx: mlctx.New().Checked(false), sched: sched, prob: prob, gop: gop,
-		gnoise: gnoise, inject: inject, priors: priors, keys: prob.Params.Keys(), seed: seed, log: log,
+		gnoise: gnoise, inject: inject, priors: priors, built: built, keys: prob.Params.Keys(), seed: seed, log: log,
 		imgSize: prob.Clean.ImageSize()}
 	// Seed weight initialization too: the same pipeline seed gives the same models.
 	if err := t.ctx.SetRNGStateFromSeed(seed); err != nil {
@@ -125,7 +140,7 @@ func baseImages(ctx context.Context, prob Problem) (*batch.Batch, error) {
 	if o.H == prob.Clean.H && o.W == prob.Clean.W && o.C == prob.Clean.C {
 		return prob.Obs, nil
 	}
-	if !operators.IsLinear(prob.Op) {
+	if !part.IsLinear(prob.Op) {
 		return nil, fmt.Errorf("observations of shape %s differ from images of shape %s and the operator is not linear: cannot form A^T y", o, prob.Clean)
 	}
 	zero := batch.New(o.N, prob.Clean.H, prob.Clean.W, prob.Clean.C)
@@ -138,11 +153,11 @@ func (t *Trainer) Context() *mlctx.Context { return t.ctx }
 // Schedule returns the diffusion schedule.
 func (t *Trainer) Schedule() *diffusion.Schedule { return t.sched }
 
-// graphParams turns the param inputs into the operator's map.
-func (t *Trainer) graphParams(in []*graph.Node) map[string]*graph.Node {
+// graphParams turns the param inputs (flowIn.Params) into the operator's map.
+func (t *Trainer) graphParams(params []*graph.Node) map[string]*graph.Node {
 	m := make(map[string]*graph.Node, len(t.keys))
 	for i, k := range t.keys {
-		m[k] = in[i]
+		m[k] = params[i]
 	}
 	return m
 }
@@ -153,67 +168,64 @@ func (t *Trainer) sample(ctx *mlctx.Context, z, base *graph.Node) (x, logdet *gr
 	return graph.Add(base, g), logdet
 }
 
-// flowFixedInputs is the number of flow-step inputs before the operator's parameters.
-const flowFixedInputs = 10
+// nameFlowIn names the compiled flow step's inputs with this trainer's layout (operator
+// parameters for the in-graph data term, injected terms when some term is injected).
+func (t *Trainer) nameFlowIn(in []*graph.Node) flowIn[*graph.Node] {
+	return nameFlowIn(in, t.numParamInputs(), t.needsHost())
+}
 
-// Flow step inputs: z, y, base, eps, tIdx, sqrtAbar, sqrt1mAbar, weight, lambda, lr, then the
-// operator's params (in-graph data term only), then, when some term is injected (see
-// hostTerms), the host gradient [N,H,W,C], the host NLL and the extra priors' energy.
-// Outputs: loss, entropy, nll, prior (per pixel, batch means), grad norm, and the extra
-// priors' weighted energy when some term is injected.
+// buildFlowStep compiles the flow step: inputs flowIn (see flowArgs), outputs flowOut.
 func (t *Trainer) buildFlowStep() (*mlctx.Exec, error) {
 	opt := Adam{Name: "flow", Scope: FlowScope, ClipNorm: t.cfg.Clip}
 	return mlctx.NewExec(t.be, t.ctx, func(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
-		loss, parts := t.flowLoss(ctx, in)
-		norm := opt.Step(ctx, loss, in[9])
-		out := []*graph.Node{loss, parts[0], parts[1], parts[2], norm}
-		return append(out, parts[3:]...)
+		args := t.nameFlowIn(in)
+		out := t.flowLoss(ctx, args)
+		out.GradNorm = opt.Step(ctx, out.Loss, args.LR)
+		return out.flat()
 	})
 }
 
-// flowLoss builds the flow loss from the flow step's inputs; parts are the entropy, NLL and
-// prior terms, and the extra priors' term when some term is injected.
-func (t *Trainer) flowLoss(ctx *mlctx.Context, in []*graph.Node) (loss *graph.Node, parts []*graph.Node) {
+// flowLoss builds the flow loss from the flow step's inputs: the outputs but the gradient norm
+// (the loss, its entropy, NLL and prior terms, and the extra priors' term when some term is
+// injected).
+func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) flowOut[*graph.Node] {
 	d := float64(t.imgSize)
-	z, y, base, eps, tIdx, sa, s1m, w, lambda := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8]
 	if !t.needsHost() { // the in-graph path, as it always was
-		x, logdet := t.sample(ctx, z, base)
-		ax := t.gop.ApplyGraph(x, t.graphParams(in[flowFixedInputs:]))
-		nll := t.gnoise.NLLGraph(y, ax)
-		prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), eps, tIdx, sa, s1m, w)
+		x, logdet := t.sample(ctx, in.Z, in.Base)
+		ax := t.gop.ApplyGraph(x, t.graphParams(in.Params))
+		nll := t.gnoise.NLLGraph(in.Y, ax)
+		prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar, in.Weight)
 		ent := graph.DivScalar(graph.ReduceAllMean(graph.Neg(logdet)), d)
 		nllM := graph.DivScalar(graph.ReduceAllMean(nll), d)
 		priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
-		loss := graph.Add(graph.Add(ent, nllM), graph.Mul(lambda, priorM))
-		return loss, []*graph.Node{ent, nllM, priorM}
+		loss := graph.Add(graph.Add(ent, nllM), graph.Mul(in.Lambda, priorM))
+		return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM}
 	}
-	x, logdet := t.sample(ctx, z, base)
-	host := in[flowFixedInputs+t.numParamInputs():]
-	hostGrad, hostNLL, hostExtra := host[0], host[1], host[2]
-	nllM := hostNLL
+	x, logdet := t.sample(ctx, in.Z, in.Base)
+	nllM := in.HostNLL
 	if !t.inject {
-		ax := t.gop.ApplyGraph(x, t.graphParams(in[flowFixedInputs:]))
-		nllM = graph.DivScalar(graph.ReduceAllMean(t.gnoise.NLLGraph(y, ax)), d)
+		ax := t.gop.ApplyGraph(x, t.graphParams(in.Params))
+		nllM = graph.DivScalar(graph.ReduceAllMean(t.gnoise.NLLGraph(in.Y, ax)), d)
 	}
-	prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), eps, tIdx, sa, s1m, w)
+	prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar, in.Weight)
 	ent := graph.DivScalar(graph.ReduceAllMean(graph.Neg(logdet)), d)
 	priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
-	loss = graph.Add(graph.Add(ent, nllM), graph.Mul(lambda, priorM))
-	loss = graph.Add(graph.Add(loss, hostExtra), injected(x, hostGrad))
-	return loss, []*graph.Node{ent, nllM, priorM, hostExtra}
+	loss := graph.Add(graph.Add(ent, nllM), graph.Mul(in.Lambda, priorM))
+	loss = graph.Add(graph.Add(loss, in.HostExtra), injected(x, in.HostGrad))
+	return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM, Host: true, Extra: in.HostExtra}
 }
 
-// Diffusion step inputs: z, base, eps, tIdx, sqrtAbar, sqrt1mAbar, lr. Outputs: loss, grad norm.
+// buildDiffusionStep compiles the diffusion step: inputs diffIn, outputs diffOut.
 func (t *Trainer) buildDiffusionStep() (*mlctx.Exec, error) {
 	opt := Adam{Name: "unet", Scope: UNetScope, ClipNorm: t.cfg.Clip}
-	return mlctx.NewExec(t.be, t.ctx, func(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
-		z, base, eps, tIdx, sa, s1m, lr := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
-		x, _ := t.sample(ctx, z, base)
+	return mlctx.NewExec(t.be, t.ctx, func(ctx *mlctx.Context, flat []*graph.Node) []*graph.Node {
+		in := nameDiffIn(flat)
+		x, _ := t.sample(ctx, in.Z, in.Base)
 		x0 := graph.StopGradient(toModelRange(x))
-		loss := diffusion.DenoiseLoss(ctx, t.cfg.UNet, x0, eps, tIdx, sa, s1m)
-		norm := opt.Step(ctx, loss, lr)
+		loss := diffusion.DenoiseLoss(ctx, t.cfg.UNet, x0, in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar)
+		norm := opt.Step(ctx, loss, in.LR)
 		diffusion.UpdateEMA(ctx, loss.Graph(), "unet", t.cfg.EMA)
-		return []*graph.Node{loss, norm}
+		return diffOut[*graph.Node]{Loss: loss, GradNorm: norm}.flat()
 	})
 }
 
@@ -237,7 +249,7 @@ type stepInputs struct {
 	z, eps                *batch.Batch
 	tIdx, sa, s1m, weight []float32
 	y, base               *batch.Batch
-	params                operators.Params
+	params                part.Params
 }
 
 func (t *Trainer) draw(phase, step int) stepInputs {
@@ -277,7 +289,7 @@ func gaussian(rng *rand.Rand, n int, s batch.Shape) *batch.Batch {
 
 func toTensor(b *batch.Batch) *tensors.Tensor { return operators.ToTensor(b) }
 
-func (t *Trainer) paramTensors(p operators.Params) []any {
+func (t *Trainer) paramTensors(p part.Params) []any {
 	out := make([]any, len(t.keys))
 	for i, k := range t.keys {
 		out[i] = toTensor(p[k])
@@ -286,17 +298,28 @@ func (t *Trainer) paramTensors(p operators.Params) []any {
 }
 
 // flowStep runs one flow step and returns its outputs as float64.
-func (t *Trainer) flowStep(ctx context.Context, in stepInputs, lambda, lr float64) ([]float64, error) {
+func (t *Trainer) flowStep(ctx context.Context, in stepInputs, lambda, lr float64) (flowOut[float64], error) {
 	args, err := t.flowArgs(ctx, in, lambda, lr)
 	if err != nil {
-		return nil, err
+		return flowOut[float64]{}, err
 	}
-	return scalars(t.flowEx.Exec(args...))
+	out, err := scalars(t.flowEx.Exec(args...))
+	if err != nil {
+		return flowOut[float64]{}, err
+	}
+	return nameFlowOut(out, t.needsHost()), nil
 }
 
-func (t *Trainer) diffusionStep(in stepInputs, lr float64) ([]float64, error) {
-	return scalars(t.dmEx.Exec(toTensor(in.z), toTensor(in.base), toTensor(in.eps),
-		tensors.FromValue(in.tIdx), tensors.FromValue(in.sa), tensors.FromValue(in.s1m), float32(lr)))
+// diffusionStep runs one diffusion step and returns its outputs as float64.
+func (t *Trainer) diffusionStep(in stepInputs, lr float64) (diffOut[float64], error) {
+	args := diffIn[any]{Z: toTensor(in.z), Base: toTensor(in.base), Eps: toTensor(in.eps),
+		TIdx: tensors.FromValue(in.tIdx), SqrtAbar: tensors.FromValue(in.sa), Sqrt1mAbar: tensors.FromValue(in.s1m),
+		LR: float32(lr)}
+	out, err := scalars(t.dmEx.Exec(args.flat()...))
+	if err != nil {
+		return diffOut[float64]{}, err
+	}
+	return nameDiffOut(out), nil
 }
 
 func scalars(out []*tensors.Tensor, err error) ([]float64, error) {
@@ -313,11 +336,13 @@ func scalars(out []*tensors.Tensor, err error) ([]float64, error) {
 // errNonFinite marks a step whose loss or gradient norm is NaN or Inf.
 var errNonFinite = errors.New("non-finite loss")
 
-func checkFinite(names []string, vals []float64) error {
+// checkFinite returns an errNonFinite naming every slot (see step_io.go) whose value is NaN or
+// infinite.
+func checkFinite(slots []*float64, names []string) error {
 	var bad []string
-	for i, v := range vals {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			bad = append(bad, fmt.Sprintf("%s=%v", names[i], v))
+	for i, v := range slots {
+		if math.IsNaN(*v) || math.IsInf(*v, 0) {
+			bad = append(bad, fmt.Sprintf("%s=%v", names[i], *v))
 		}
 	}
 	if len(bad) > 0 {

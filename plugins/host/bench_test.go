@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/internal/plugintest"
 	"github.com/flowdiff/flowdiff-go/plugins/host"
 )
@@ -28,7 +29,7 @@ func TestLargeBatch(t *testing.T) {
 	for i := range x.Data {
 		x.Data[i] = float32(i%1000) / 1000
 	}
-	y, err := v.(operators.Operator).Apply(ctx, x, nil)
+	y, err := v.(part.Operator).Apply(ctx, x, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,12 +46,12 @@ func TestLargeBatch(t *testing.T) {
 // bytes of x and y. The figures are in docs/plugins.md.
 func BenchmarkApply(b *testing.B) {
 	reg, _ := load(b, host.Options{CallTimeout: 10 * time.Minute}, plugintest.Folder(b, "micro"), plugintest.Folder(b, "faulty"))
-	mk := func(y string) operators.Operator {
+	mk := func(y string) part.Operator {
 		v, err := buildFrom(b, reg, y)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return v.(operators.Operator)
+		return v.(part.Operator)
 	}
 	builtin, err := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 33, Sigma: 1.5})
 	if err != nil {
@@ -58,7 +59,7 @@ func BenchmarkApply(b *testing.B) {
 	}
 	ops := []struct {
 		name string
-		op   operators.Operator
+		op   part.Operator
 	}{
 		{"blur/builtin", builtin},
 		{"blur/plugin", mk("op: micro.widefield\npsf: gaussian\nsigma_px: 1.5\nradius: 16\n")},
@@ -88,17 +89,17 @@ func BenchmarkApply(b *testing.B) {
 // scaleOp is y = 2x in-process, the reference for the transport benchmark.
 type scaleOp struct{}
 
-func (scaleOp) OutShape(in batch.Shape) (batch.Shape, error) { return in, nil }
-func (scaleOp) SampleParams(_ *rand.Rand, _ batch.Shape) (operators.Params, error) {
+func (scaleOp) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) { return in, nil }
+func (scaleOp) SampleParams(ctx context.Context, _ *rand.Rand, _ batch.Shape) (part.Params, error) {
 	return nil, nil
 }
-func (scaleOp) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+func (scaleOp) Apply(_ context.Context, x *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	y := x.Clone()
 	for i := range y.Data {
 		y.Data[i] *= 2
 	}
 	return y, nil
 }
-func (s scaleOp) VJP(ctx context.Context, _, v *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (s scaleOp) VJP(ctx context.Context, _, v *batch.Batch, p part.Params) (*batch.Batch, error) {
 	return s.Apply(ctx, v, p)
 }

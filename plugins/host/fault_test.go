@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/internal/plugintest"
 	"github.com/flowdiff/flowdiff-go/plugins/host"
 	"github.com/flowdiff/flowdiff-go/registry"
@@ -48,7 +48,7 @@ func TestFaults(t *testing.T) {
 			var err error
 			v, err := buildFrom(t, reg, "op: faulty.op\nmode: "+c.mode+"\n")
 			if err == nil {
-				_, err = v.(operators.Operator).Apply(ctx, x, nil)
+				_, err = v.(part.Operator).Apply(ctx, x, nil)
 			}
 			took := time.Since(start)
 			if err == nil {
@@ -76,7 +76,7 @@ func TestFaults(t *testing.T) {
 			if err != nil {
 				t.Fatalf("process unusable after %s: %v", c.name, err)
 			}
-			if _, err := ok.(operators.Operator).Apply(ctx, x, nil); err != nil {
+			if _, err := ok.(part.Operator).Apply(ctx, x, nil); err != nil {
 				t.Errorf("process unusable after %s: %v", c.name, err)
 			}
 		})
@@ -100,7 +100,7 @@ func TestCrashedPluginStaysFailed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	op := v.(operators.Operator)
+	op := v.(part.Operator)
 	x := batch.New(1, 2, 2, 1)
 	_, err1 := op.Apply(ctx, x, nil)
 	_, err2 := op.VJP(ctx, x, x, nil)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/internal/plugintest"
 	"github.com/flowdiff/flowdiff-go/plugins/host"
@@ -70,7 +71,7 @@ func TestRegistryEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := v.(*host.Operator); !ok || !operators.IsLinear(v.(operators.Operator)) {
+	if _, ok := v.(*host.Operator); !ok || !part.IsLinear(v.(part.Operator)) {
 		t.Errorf("built %T, want a linear *host.Operator", v)
 	}
 	// A cross-field rule only the plugin knows (its schema.Checker) comes back as a clear error.
@@ -109,7 +110,7 @@ func buildFrom(t testing.TB, reg *registry.Registry, y string) (any, error) {
 			return nil, errs
 		}
 	}
-	return e.New(cfg)
+	return e.New(ctx, cfg)
 }
 
 // TestPluginMatchesBuiltin compares micro.widefield (Gaussian, σ = 1.5 px, radius 16),
@@ -122,7 +123,7 @@ func TestPluginMatchesBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plug := v.(operators.Operator)
+	plug := v.(part.Operator)
 	builtin, err := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 33, Sigma: 1.5})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestPluginMatchesBuiltin(t *testing.T) {
 		x.Data[i] = float32(math.Sin(0.37*float64(i)) + 0.5)
 	}
 	for _, name := range []string{"Apply", "VJP"} {
-		call := func(op operators.Operator) *batch.Batch {
+		call := func(op part.Operator) *batch.Batch {
 			var y *batch.Batch
 			var err error
 			if name == "Apply" {

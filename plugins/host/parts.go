@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"reflect"
 	"sync"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/plugins/protocol"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -29,8 +27,8 @@ func entry(p *Plugin, part Part) (registry.Entry, error) {
 		typ = t
 		e.Config = func() any { return newConfig(typ) }
 	}
-	e.New = func(cfg any) (any, error) {
-		return p.Build(context.Background(), part, cfg)
+	e.New = func(ctx context.Context, cfg any) (any, error) {
+		return p.Build(ctx, part, cfg)
 	}
 	return e, nil
 }
@@ -61,7 +59,8 @@ func (p *Plugin) Build(ctx context.Context, part Part, cfg any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := base{p: p, id: part.ID, handle: h}
+	_, gen := p.running()
+	b := base{p: p, id: part.ID, handle: h, gen: gen, ctx: context.WithoutCancel(ctx), release: &release{}}
 	switch registry.Kind(part.Kind) {
 	case registry.KindOperator:
 		return &Operator{base: b, linear: part.Linear, shapes: map[batch.Shape]batch.Shape{}}, nil
@@ -78,11 +77,41 @@ func (p *Plugin) Build(ctx context.Context, part Part, cfg any) (any, error) {
 	return nil, fmt.Errorf("%s: unknown kind %q", part.ID, part.Kind)
 }
 
-// base is what every part value holds: its plugin, ID and handle.
+// base is what every part value holds: its plugin, ID, handle and the process generation the
+// handle belongs to.
 type base struct {
 	p      *Plugin
 	id     string
 	handle uint64
+	gen    uint64
+	// ctx is the context the part was built under, without its cancellation: Close releases
+	// the handle even when the run that used the part was interrupted.
+	ctx     context.Context
+	release *release
+}
+
+// release makes Close idempotent across the copies of a part's base.
+type release struct {
+	once sync.Once
+	err  error
+}
+
+// Close implements io.Closer: it releases the part's handle in the plugin (the protocol's
+// Release), so the plugin frees what the part holds (its part's Close, where it has one). A
+// plugin process that has exited, or restarted since the part was built, holds nothing of it
+// and is not asked. Close waits at most the plugin's per-call timeout; a second Close does
+// nothing.
+func (b *base) Close() error {
+	b.release.once.Do(func() {
+		rpc, gen := b.p.running()
+		if rpc == nil || gen != b.gen {
+			return
+		}
+		b.release.err = b.p.call(b.ctx, "Release "+b.id, func(ctx context.Context) error {
+			return rpc.Release(ctx, b.handle)
+		})
+	})
+	return b.release.err
 }
 
 // do runs one call of method on the part's plugin.
@@ -124,94 +153,3 @@ func (b *base) checkValues(method string, v []float64, n int, allowInf bool) err
 	}
 	return nil
 }
-
-// Operator is a plugin's forward operator: it implements operators.Operator and
-// operators.LinearOperator by calls into the plugin process.
-type Operator struct {
-	base
-	linear bool
-	mu     sync.Mutex
-	shapes map[batch.Shape]batch.Shape // OutShape answers, per input shape
-}
-
-// IsLinear implements operators.LinearOperator, as the plugin describes the part.
-func (o *Operator) IsLinear() bool { return o.linear }
-
-// OutShape implements operators.Operator (asked once per input shape, then cached).
-func (o *Operator) OutShape(in batch.Shape) (batch.Shape, error) {
-	o.mu.Lock()
-	out, ok := o.shapes[in]
-	o.mu.Unlock()
-	if ok {
-		return out, nil
-	}
-	err := o.do(context.Background(), "OutShape", func(ctx context.Context, rpc *protocol.Client) (err error) {
-		out, err = rpc.OutShape(ctx, o.handle, in)
-		return err
-	})
-	if err != nil {
-		return out, err
-	}
-	o.mu.Lock()
-	o.shapes[in] = out
-	o.mu.Unlock()
-	return out, nil
-}
-
-// SampleParams implements operators.Operator: two words drawn from rng seed the plugin's
-// stream, so the parameters are deterministic given rng. Each must have n samples.
-func (o *Operator) SampleParams(rng *rand.Rand, in batch.Shape) (operators.Params, error) {
-	var p operators.Params
-	seed := [2]uint64{rng.Uint64(), rng.Uint64()}
-	err := o.do(context.Background(), "SampleParams", func(ctx context.Context, rpc *protocol.Client) (err error) {
-		p, err = rpc.SampleParams(ctx, o.handle, in, seed)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range p {
-		if v.N != in.N {
-			return nil, o.bad("SampleParams", "parameter %q has %d samples, want %d", k, v.N, in.N)
-		}
-		if err := v.CheckFinite(); err != nil {
-			return nil, o.bad("SampleParams", "parameter %q: %v", k, err)
-		}
-	}
-	return p, nil
-}
-
-// Apply implements operators.Operator.
-func (o *Operator) Apply(ctx context.Context, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
-	want, err := o.OutShape(x.Shape)
-	if err != nil {
-		return nil, err
-	}
-	var y *batch.Batch
-	err = o.do(ctx, "Apply", func(ctx context.Context, rpc *protocol.Client) (err error) {
-		y, err = rpc.Apply(ctx, o.handle, x, p)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return y, o.checkTensor("Apply", y, want)
-}
-
-// VJP implements operators.Operator.
-func (o *Operator) VJP(ctx context.Context, x, v *batch.Batch, p operators.Params) (*batch.Batch, error) {
-	var g *batch.Batch
-	err := o.do(ctx, "VJP", func(ctx context.Context, rpc *protocol.Client) (err error) {
-		g, err = rpc.VJP(ctx, o.handle, x, v, p)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return g, o.checkTensor("VJP", g, x.Shape)
-}
-
-var (
-	_ operators.Operator       = (*Operator)(nil)
-	_ operators.LinearOperator = (*Operator)(nil)
-)

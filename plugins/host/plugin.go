@@ -42,7 +42,8 @@ type Plugin struct {
 	mu     sync.Mutex
 	client *plugin.Client
 	rpc    *protocol.Client
-	failed error // set once the process failed; later calls return it
+	gen    uint64 // counts process starts: a handle is valid only in the process that made it
+	failed error  // set once the process failed; later calls return it
 }
 
 // Name is the manifest's name.
@@ -118,6 +119,7 @@ func (p *Plugin) Start(ctx context.Context) (*protocol.Client, error) {
 		return fail("start", err)
 	}
 	p.client, p.rpc = client, rpc
+	p.gen++
 	p.opts.logger().Debug("plugin started", "plugin", p.Name(), "dir", p.Dir)
 	return rpc, nil
 }
@@ -239,6 +241,14 @@ func (p *Plugin) errorf(op string, err error) error {
 	}
 	p.stderr.settle(stderrQuiet, stderrMaxWait)
 	return &Error{Plugin: p.Name(), Dir: p.Dir, Op: op, Err: err, Stderr: p.stderr.Lines()}
+}
+
+// running returns the client of the running process and its generation, or nil when none runs;
+// it never starts one.
+func (p *Plugin) running() (*protocol.Client, uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rpc, p.gen
 }
 
 // Stop kills the process if it runs; the plugin can be started again.

@@ -9,8 +9,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
-	pb "github.com/flowdiff/flowdiff-go/plugins/proto"
+	"github.com/flowdiff/flowdiff-go/core/part"
+	pb "github.com/flowdiff/flowdiff-go/plugins/internal/proto"
 )
 
 // RemoteError is a failed call: the method, the gRPC code and the plugin's message. Code
@@ -100,7 +100,7 @@ func (c *Client) OutShape(ctx context.Context, h uint64, in batch.Shape) (batch.
 }
 
 // SampleParams implements Server.
-func (c *Client) SampleParams(ctx context.Context, h uint64, in batch.Shape, seed Seed) (operators.Params, error) {
+func (c *Client) SampleParams(ctx context.Context, h uint64, in batch.Shape, seed Seed) (part.Params, error) {
 	r, err := c.operator.SampleParams(ctx, &pb.SampleParamsRequest{Handle: h, In: shapeToProto(in), Seed1: seed[0], Seed2: seed[1]})
 	if err != nil {
 		return nil, remote("SampleParams", err)
@@ -113,7 +113,7 @@ func (c *Client) SampleParams(ctx context.Context, h uint64, in batch.Shape, see
 }
 
 // Apply implements Server.
-func (c *Client) Apply(ctx context.Context, h uint64, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (c *Client) Apply(ctx context.Context, h uint64, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	r, err := c.operator.Apply(ctx, &pb.ApplyRequest{Handle: h, X: tensorToProto(x), Params: paramsToProto(p)})
 	if err != nil {
 		return nil, remote("Apply", err)
@@ -122,7 +122,7 @@ func (c *Client) Apply(ctx context.Context, h uint64, x *batch.Batch, p operator
 }
 
 // VJP implements Server.
-func (c *Client) VJP(ctx context.Context, h uint64, x, v *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (c *Client) VJP(ctx context.Context, h uint64, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
 	r, err := c.operator.VJP(ctx, &pb.VJPRequest{Handle: h, X: tensorToProto(x), V: tensorToProto(v), Params: paramsToProto(p)})
 	if err != nil {
 		return nil, remote("VJP", err)

@@ -7,7 +7,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	pb "github.com/flowdiff/flowdiff-go/plugins/proto"
+	pb "github.com/flowdiff/flowdiff-go/plugins/internal/proto"
 )
 
 // TestProtocolCarriesNoPaths backs the promise that a plugin cannot be told, through the

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	pb "github.com/flowdiff/flowdiff-go/plugins/proto"
+	pb "github.com/flowdiff/flowdiff-go/plugins/internal/proto"
 )
 
 // grpcServer adapts a Server to the generated gRPC services.

@@ -7,8 +7,8 @@ import (
 	"unsafe"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
-	pb "github.com/flowdiff/flowdiff-go/plugins/proto"
+	"github.com/flowdiff/flowdiff-go/core/part"
+	pb "github.com/flowdiff/flowdiff-go/plugins/internal/proto"
 )
 
 // nativeLittle is true on little-endian machines, where float32 slices are copied as bytes.
@@ -97,7 +97,7 @@ func tensorFromProto(t *pb.Tensor, what string) (*batch.Batch, error) {
 	return b, nil
 }
 
-func paramsToProto(p operators.Params) *pb.Params {
+func paramsToProto(p part.Params) *pb.Params {
 	if len(p) == 0 {
 		return nil
 	}
@@ -108,11 +108,11 @@ func paramsToProto(p operators.Params) *pb.Params {
 	return out
 }
 
-func paramsFromProto(p *pb.Params) (operators.Params, error) {
+func paramsFromProto(p *pb.Params) (part.Params, error) {
 	if p == nil || len(p.Values) == 0 {
 		return nil, nil
 	}
-	out := make(operators.Params, len(p.Values))
+	out := make(part.Params, len(p.Values))
 	for k, v := range p.Values {
 		b, err := tensorFromProto(v, "parameter "+k)
 		if err != nil {

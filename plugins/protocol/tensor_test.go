@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	pb "github.com/flowdiff/flowdiff-go/plugins/proto"
+	pb "github.com/flowdiff/flowdiff-go/plugins/internal/proto"
 )
 
 func TestTensorRoundTrip(t *testing.T) {

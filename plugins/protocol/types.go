@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Param types a plugin may declare (ParamDoc.Type).
@@ -58,9 +58,9 @@ type Server interface {
 	Release(ctx context.Context, handle uint64) error
 
 	OutShape(ctx context.Context, handle uint64, in batch.Shape) (batch.Shape, error)
-	SampleParams(ctx context.Context, handle uint64, in batch.Shape, seed Seed) (operators.Params, error)
-	Apply(ctx context.Context, handle uint64, x *batch.Batch, p operators.Params) (*batch.Batch, error)
-	VJP(ctx context.Context, handle uint64, x, v *batch.Batch, p operators.Params) (*batch.Batch, error)
+	SampleParams(ctx context.Context, handle uint64, in batch.Shape, seed Seed) (part.Params, error)
+	Apply(ctx context.Context, handle uint64, x *batch.Batch, p part.Params) (*batch.Batch, error)
+	VJP(ctx context.Context, handle uint64, x, v *batch.Batch, p part.Params) (*batch.Batch, error)
 
 	NoiseSample(ctx context.Context, handle uint64, ax *batch.Batch, seed Seed) (*batch.Batch, error)
 	NLL(ctx context.Context, handle uint64, y, ax *batch.Batch) ([]float64, error)

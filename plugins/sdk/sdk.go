@@ -1,9 +1,9 @@
 // Package sdk is what a plugin author imports to serve operators, noise models, priors and
 // metrics written in Go from a separate binary. A part is declared exactly like a built-in,
 // as a registry.Entry (ID, kind, summary, a Config struct with core/schema tags, New), and its
-// New returns a value with the engine's interface of its kind: operators.Operator (optionally
-// operators.LinearOperator), operators.NoiseModel (optionally operators.NoiseMoments),
-// prior.Prior or metrics.Metric. So a built-in can move to a plugin unchanged, and the same
+// New returns a value with the engine's interface of its kind: part.Operator (optionally
+// part.LinearOperator), part.NoiseModel (optionally part.NoiseMoments),
+// part.Prior or part.Metric. So a built-in can move to a plugin unchanged, and the same
 // value can be tested in-process and out of process (plugins/sdk/sdktest).
 //
 //	func main() {

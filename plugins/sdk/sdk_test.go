@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -34,13 +35,13 @@ func TestParamDocs(t *testing.T) {
 
 // TestConfigure checks strict decoding and validation of the host's JSON on the plugin side.
 func TestConfigure(t *testing.T) {
+	ctx := t.Context()
 	e := registry.Entry{ID: "t.op", Kind: registry.KindPrior, Config: func() any { return &goodConfig{} },
-		New: func(cfg any) (any, error) { return cfg, nil }}
+		New: func(_ context.Context, cfg any) (any, error) { return cfg, nil }}
 	srv, err := NewServer(Plugin{Name: "t", Parts: []registry.Entry{e}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	if _, err := srv.Configure(ctx, "t.op", []byte(`{"sigma": 2, "names": ["a"]}`)); err != nil {
 		t.Errorf("valid parameters: %v", err)
 	}
@@ -58,5 +59,24 @@ func TestConfigure(t *testing.T) {
 	}
 	if _, err := NewServer(Plugin{Name: "t", Parts: []registry.Entry{e, e}}); err == nil {
 		t.Error("duplicate part accepted")
+	}
+}
+
+// TestPluginsLinkNoEngine: a plugin links the contract (core/part, core/batch) and the SDK, not
+// the machine-learning engine: no GoMLX package among the dependencies of the SDK and of the
+// Go example plugins (`go list -deps`). (sdktest, used only by a plugin's tests, does link it:
+// it runs the engine's conformance suite, in-graph checks included.)
+func TestPluginsLinkNoEngine(t *testing.T) {
+	for _, pkg := range []string{".", "../examples/micro", "../examples/cryoem", "../examples/faulty"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if strings.Contains(dep, "gomlx") || strings.HasSuffix(dep, "flowdiff-go/core/operators") ||
+				strings.HasSuffix(dep, "flowdiff-go/core/nn") {
+				t.Errorf("%s links %s", pkg, dep)
+			}
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -23,14 +24,14 @@ type scaleOp struct {
 	randParams bool // draws its parameters from an unseeded source
 }
 
-func (o *scaleOp) OutShape(in batch.Shape) (batch.Shape, error) {
+func (o *scaleOp) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
 	if o.shapeLie {
 		in.W++
 	}
 	return in, nil
 }
 
-func (o *scaleOp) SampleParams(rng *rand.Rand, in batch.Shape) (operators.Params, error) {
+func (o *scaleOp) SampleParams(ctx context.Context, rng *rand.Rand, in batch.Shape) (part.Params, error) {
 	if !o.randParams {
 		return nil, nil
 	}
@@ -38,10 +39,10 @@ func (o *scaleOp) SampleParams(rng *rand.Rand, in batch.Shape) (operators.Params
 	for i := range b.Data {
 		b.Data[i] = rand.Float32() // ignores rng: not deterministic
 	}
-	return operators.Params{"noise": b}, nil
+	return part.Params{"noise": b}, nil
 }
 
-func (o *scaleOp) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+func (o *scaleOp) Apply(_ context.Context, x *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	y := x.Clone()
 	for i := range y.Data {
 		y.Data[i] *= o.s
@@ -49,7 +50,7 @@ func (o *scaleOp) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (
 	return y, nil
 }
 
-func (o *scaleOp) VJP(_ context.Context, _, v *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+func (o *scaleOp) VJP(_ context.Context, _, v *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	g := v.Clone()
 	for i := range g.Data {
 		g.Data[i] *= o.t
@@ -62,16 +63,18 @@ func (o *scaleOp) IsLinear() bool { return true }
 // tanhOp is y = tanh(x) elementwise; its VJP is (1 - y²)·v, or v when wrongVJP is set.
 type tanhOp struct{ wrongVJP bool }
 
-func (tanhOp) OutShape(in batch.Shape) (batch.Shape, error)                   { return in, nil }
-func (tanhOp) SampleParams(*rand.Rand, batch.Shape) (operators.Params, error) { return nil, nil }
-func (tanhOp) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+func (tanhOp) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) { return in, nil }
+func (tanhOp) SampleParams(context.Context, *rand.Rand, batch.Shape) (part.Params, error) {
+	return nil, nil
+}
+func (tanhOp) Apply(_ context.Context, x *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	y := x.Clone()
 	for i, v := range y.Data {
 		y.Data[i] = float32(math.Tanh(float64(v)))
 	}
 	return y, nil
 }
-func (o tanhOp) VJP(_ context.Context, x, v *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+func (o tanhOp) VJP(_ context.Context, x, v *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	g := v.Clone()
 	if o.wrongVJP {
 		return g, nil
@@ -86,7 +89,7 @@ func (o tanhOp) VJP(_ context.Context, x, v *batch.Batch, _ operators.Params) (*
 // offLinearOp claims linearity but adds a constant.
 type offLinearOp struct{ scaleOp }
 
-func (o *offLinearOp) Apply(ctx context.Context, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (o *offLinearOp) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	y, _ := o.scaleOp.Apply(ctx, x, p)
 	for i := range y.Data {
 		y.Data[i] += 0.5
@@ -97,7 +100,7 @@ func (o *offLinearOp) Apply(ctx context.Context, x *batch.Batch, p operators.Par
 func TestOperatorChecks(t *testing.T) {
 	cases := []struct {
 		name   string
-		op     operators.Operator
+		op     part.Operator
 		failed string // the check expected to fail; "" for a correct operator
 	}{
 		{"correct linear", &scaleOp{s: 2, t: 2}, ""},
@@ -142,7 +145,7 @@ type badNoise struct {
 	gradScale   float64
 }
 
-func (b *badNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
+func (b *badNoise) Sample(ctx context.Context, rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	y := ax.Clone()
 	for i := range y.Data {
 		y.Data[i] += float32(b.sampleSigma * rng.NormFloat64())
@@ -150,8 +153,8 @@ func (b *badNoise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error)
 	return y, nil
 }
 
-func (b *badNoise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) {
-	g, err := b.GaussianNoise.NLLGrad(y, ax)
+func (b *badNoise) NLLGrad(ctx context.Context, y, ax *batch.Batch) (*batch.Batch, error) {
+	g, err := b.GaussianNoise.NLLGrad(ctx, y, ax)
 	for i := range g.Data {
 		g.Data[i] *= float32(b.gradScale)
 	}
@@ -162,7 +165,7 @@ func TestNoiseChecks(t *testing.T) {
 	base, _ := operators.NewGaussianNoise(operators.GaussianNoiseConfig{Sigma: 0.1})
 	cases := []struct {
 		name   string
-		nm     operators.NoiseModel
+		nm     part.NoiseModel
 		failed string
 	}{
 		{"correct", &badNoise{*base, 0.1, 1}, ""},
@@ -187,11 +190,11 @@ func TestNoiseChecks(t *testing.T) {
 func TestCheckID(t *testing.T) {
 	reg := registry.New()
 	reg.Add(registry.Entry{ID: "test.scale", Kind: registry.KindOperator, Linear: true,
-		New: func(any) (any, error) { return &scaleOp{s: 2, t: 2}, nil }})
+		New: func(context.Context, any) (any, error) { return &scaleOp{s: 2, t: 2}, nil }})
 	reg.Add(registry.Entry{ID: "test.liar", Kind: registry.KindOperator, Linear: true,
-		New: func(any) (any, error) { return tanhOp{}, nil }})
+		New: func(context.Context, any) (any, error) { return tanhOp{}, nil }})
 	reg.Add(registry.Entry{ID: "test.metric", Kind: registry.KindMetric,
-		New: func(any) (any, error) { return 1, nil }})
+		New: func(context.Context, any) (any, error) { return 1, nil }})
 
 	r, err := CheckID(ctx, "test.scale", reg)
 	if err != nil || !r.OK() {
@@ -203,7 +206,7 @@ func TestCheckID(t *testing.T) {
 	}
 	r, _ = CheckID(ctx, "test.metric", reg)
 	if c, _ := r.Find("build"); !c.Failed() {
-		t.Errorf("a metric entry whose part is not a metrics.Metric passed:\n%s", r)
+		t.Errorf("a metric entry whose part is not a part.Metric passed:\n%s", r)
 	}
 	if _, err := CheckID(ctx, "test.scal", reg); err == nil || !strings.Contains(err.Error(), `did you mean "test.scale"`) {
 		t.Errorf("unknown ID: err = %v", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 var (
@@ -48,7 +49,7 @@ func maxRel(a, b *batch.Batch) float64 {
 
 // checkGraphOperator compares the in-graph Apply and gradient (via operators.GraphRunner) with
 // the plain Apply (y) and VJP (g).
-func checkGraphOperator(ctx context.Context, r *Report, op operators.Operator, opt Options, p operators.Params, x, v, y, g *batch.Batch) {
+func checkGraphOperator(ctx context.Context, r *Report, op part.Operator, opt Options, p part.Params, x, v, y, g *batch.Batch) {
 	if !operators.HasGraph(op) {
 		r.skip("graph apply", "no in-graph form")
 		return
@@ -80,7 +81,7 @@ func checkGraphOperator(ctx context.Context, r *Report, op operators.Operator, o
 }
 
 // checkGraphNoise compares NLLGraph and its gradient in ax with NLL and NLLGrad.
-func checkGraphNoise(r *Report, nm operators.NoiseModel, opt Options, y, ax *batch.Batch, nll []float64, grad *batch.Batch) {
+func checkGraphNoise(r *Report, nm part.NoiseModel, opt Options, y, ax *batch.Batch, nll []float64, grad *batch.Batch) {
 	gn, ok := nm.(operators.GraphNoise)
 	if !ok {
 		r.skip("graph nll", "no in-graph form")

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/metrics"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // CheckMetric runs the metric checks on m: one value per image pair, none NaN, determinism,
@@ -15,7 +15,7 @@ import (
 //
 // The default shape is [3,32,32,1]: metrics read grayscale (or RGB) images, not the operators'
 // two-channel test shape.
-func CheckMetric(ctx context.Context, m metrics.Metric, opt Options) Report {
+func CheckMetric(ctx context.Context, m part.Metric, opt Options) Report {
 	if opt.Shape == (batch.Shape{}) {
 		opt.Shape = batch.Shape{N: 3, H: 32, W: 32, C: 1}
 	}

@@ -1,24 +1,26 @@
 package conformance
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 
 	"github.com/flowdiff/flowdiff-go/core/metrics"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // invertedMetric is a metric that claims the wrong direction.
-type invertedMetric struct{ metrics.Metric }
+type invertedMetric struct{ part.Metric }
 
 func (m invertedMetric) HigherIsBetter() bool { return !m.Metric.HigherIsBetter() }
 
 func TestCheckMetric(t *testing.T) {
 	for _, id := range []string{"metric.psnr", "metric.ssim"} {
-		m, err := metrics.Build(id)
+		m, err := metrics.Build(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,7 +35,7 @@ func TestCheckMetric(t *testing.T) {
 }
 
 // invertedSet is a set metric that claims the wrong direction.
-type invertedSet struct{ metrics.SetMetric }
+type invertedSet struct{ part.SetMetric }
 
 func (m invertedSet) HigherIsBetter() bool { return !m.SetMetric.HigherIsBetter() }
 
@@ -42,7 +44,7 @@ func (m invertedSet) HigherIsBetter() bool { return !m.SetMetric.HigherIsBetter(
 // a skip, not a pass.
 func TestCheckSetMetric(t *testing.T) {
 	for _, id := range []string{"metric.fid_mnist_classifier", "metric.kid_mnist_classifier"} {
-		m, err := metrics.BuildSet(id)
+		m, err := metrics.BuildSet(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,11 +67,11 @@ func TestCheckSetMetric(t *testing.T) {
 func TestCheckIDUnavailable(t *testing.T) {
 	reg := registry.New()
 	reg.Add(registry.Entry{ID: "test.nofile", Kind: registry.KindMetric,
-		New: func(any) (any, error) {
+		New: func(context.Context, any) (any, error) {
 			return nil, fmt.Errorf("test.nofile: %w: weights not found", metrics.ErrUnavailable)
 		}})
 	reg.Add(registry.Entry{ID: "test.broken", Kind: registry.KindMetric,
-		New: func(any) (any, error) { return nil, errors.New("bad config") }})
+		New: func(context.Context, any) (any, error) { return nil, errors.New("bad config") }})
 	r, err := CheckID(ctx, "test.nofile", reg)
 	if c, ok := r.Find("build"); err != nil || !ok || c.Skip == "" || !r.OK() {
 		t.Errorf("unavailable metric: want a skipped build check:\n%s", r)

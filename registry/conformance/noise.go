@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Tolerances of the noise checks.
@@ -23,14 +23,14 @@ const (
 var MomentLevels = []float64{0.05, 0.2, 0.5, 0.9}
 
 // CheckNoise runs the noise-model checks on nm: shape, determinism, sample moments against
-// the model's (when it implements operators.NoiseMoments), NLL finiteness, NLLGrad against
+// the model's (when it implements part.NoiseMoments), NLL finiteness, NLLGrad against
 // central finite differences, and the in-graph NLL and gradient (when it implements
 // operators.GraphNoise). A(x) values are drawn in [0.2, 0.8) away from clamps and floors.
-func CheckNoise(ctx context.Context, nm operators.NoiseModel, opt Options) Report {
+func CheckNoise(ctx context.Context, nm part.NoiseModel, opt Options) Report {
 	opt = opt.withDefaults()
 	r := Report{Subject: fmt.Sprintf("%T", nm)}
 	ax := randBatch(opt.rng(20), opt.Shape, 0.2, 0.8)
-	y, err := nm.Sample(opt.rng(21), ax)
+	y, err := nm.Sample(ctx, opt.rng(21), ax)
 	if err != nil {
 		r.fail("shape", "Sample: %v", err)
 		return r
@@ -45,7 +45,7 @@ func CheckNoise(ctx context.Context, nm operators.NoiseModel, opt Options) Repor
 	} else {
 		r.pass("finite", "Sample")
 	}
-	y2, err := nm.Sample(opt.rng(21), ax)
+	y2, err := nm.Sample(ctx, opt.rng(21), ax)
 	if err != nil {
 		r.fail("determinism", "Sample: %v", err)
 	} else {
@@ -55,9 +55,9 @@ func CheckNoise(ctx context.Context, nm operators.NoiseModel, opt Options) Repor
 		r.fail("moments", "%v", ctx.Err())
 		return r
 	}
-	checkMoments(&r, nm, opt)
+	checkMoments(ctx, &r, nm, opt)
 
-	nll, err := nm.NLL(y, ax)
+	nll, err := nm.NLL(ctx, y, ax)
 	if err != nil || len(nll) != ax.N {
 		r.fail("nll", "NLL gave %d values (want %d): %v", len(nll), ax.N, err)
 		return r
@@ -69,12 +69,12 @@ func CheckNoise(ctx context.Context, nm operators.NoiseModel, opt Options) Repor
 		}
 	}
 	r.pass("nll", fmt.Sprintf("%d finite per-sample values", len(nll)))
-	grad, err := nm.NLLGrad(y, ax)
+	grad, err := nm.NLLGrad(ctx, y, ax)
 	if err != nil || grad.Shape != ax.Shape {
 		r.fail("nll gradient", "NLLGrad: %v", err)
 		return r
 	}
-	checkNLLGrad(&r, nm, opt, y, ax, grad)
+	checkNLLGrad(ctx, &r, nm, opt, y, ax, grad)
 	if opt.NoGraph {
 		r.skip("graph", "in-graph checks turned off")
 	} else {
@@ -86,10 +86,10 @@ func CheckNoise(ctx context.Context, nm operators.NoiseModel, opt Options) Repor
 // checkMoments draws opt.Samples values at each of MomentLevels and compares the sample mean
 // and variance with the model's moments, in standard errors: sqrt(var/n) for the mean and
 // sqrt((m4 - s⁴)/n), with m4 the sample fourth central moment, for the variance.
-func checkMoments(r *Report, nm operators.NoiseModel, opt Options) {
-	mom, ok := nm.(operators.NoiseMoments)
+func checkMoments(ctx context.Context, r *Report, nm part.NoiseModel, opt Options) {
+	mom, ok := nm.(part.NoiseMoments)
 	if !ok {
-		r.skip("moments", "the model does not state its moments (operators.NoiseMoments)")
+		r.skip("moments", "the model does not state its moments (part.NoiseMoments)")
 		return
 	}
 	L, n := len(MomentLevels), opt.Samples
@@ -99,12 +99,12 @@ func checkMoments(r *Report, nm operators.NoiseModel, opt Options) {
 			ax.Data[i*L+l] = float32(v)
 		}
 	}
-	y, err := nm.Sample(opt.rng(22), ax)
+	y, err := nm.Sample(ctx, opt.rng(22), ax)
 	if err != nil {
 		r.fail("moments", "Sample: %v", err)
 		return
 	}
-	mean, variance, err := mom.Moments(ax)
+	mean, variance, err := mom.Moments(ctx, ax)
 	if err != nil {
 		r.fail("moments", "Moments: %v", err)
 		return
@@ -141,7 +141,7 @@ func checkMoments(r *Report, nm operators.NoiseModel, opt Options) {
 // checkNLLGrad compares NLLGrad with a central difference of ΣNLL along a random direction.
 // The step actually taken is read back from the float32 perturbed values, so storage rounding
 // does not enter the comparison.
-func checkNLLGrad(r *Report, nm operators.NoiseModel, opt Options, y, ax, grad *batch.Batch) {
+func checkNLLGrad(ctx context.Context, r *Report, nm part.NoiseModel, opt Options, y, ax, grad *batch.Batch) {
 	const h = 1e-4
 	d := randBatch(opt.rng(23), ax.Shape, -1, 1)
 	plus, minus := ax.Clone(), ax.Clone()
@@ -151,8 +151,8 @@ func checkNLLGrad(r *Report, nm operators.NoiseModel, opt Options, y, ax, grad *
 		minus.Data[i] = float32(float64(a) - h*float64(d.Data[i]))
 		deff.Data[i] = float32((float64(plus.Data[i]) - float64(minus.Data[i])) / (2 * h))
 	}
-	lp, err1 := nm.NLL(y, plus)
-	lm, err2 := nm.NLL(y, minus)
+	lp, err1 := nm.NLL(ctx, y, plus)
+	lm, err2 := nm.NLL(ctx, y, minus)
 	if err1 != nil || err2 != nil {
 		r.fail("nll gradient", "NLL: %v %v", err1, err2)
 		return

@@ -10,7 +10,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Options tune the checks; the zero value means the documented defaults.
@@ -80,16 +80,16 @@ func norm(a *batch.Batch) float64 { return math.Sqrt(dot(a, a)) }
 // CheckOperator runs the operator checks on op: shape, determinism, finiteness; adjoint and
 // linearity for a linear operator, the Taylor test of VJP for a nonlinear one; and, when op has
 // an in-graph form, the in-graph Apply and gradient against the plain ones.
-func CheckOperator(ctx context.Context, op operators.Operator, opt Options) Report {
+func CheckOperator(ctx context.Context, op part.Operator, opt Options) Report {
 	opt = opt.withDefaults()
 	r := Report{Subject: fmt.Sprintf("%T", op)}
 	in := opt.Shape
-	out, err := op.OutShape(in)
+	out, err := op.OutShape(ctx, in)
 	if err != nil {
 		r.fail("shape", "OutShape(%s): %v", in, err)
 		return r
 	}
-	p, err := op.SampleParams(opt.rng(1), in)
+	p, err := op.SampleParams(ctx, opt.rng(1), in)
 	if err != nil {
 		r.fail("shape", "SampleParams(%s): %v", in, err)
 		return r
@@ -128,7 +128,7 @@ func CheckOperator(ctx context.Context, op operators.Operator, opt Options) Repo
 		r.fail("vjp", "VJP gave %s, want the input shape %s", g.Shape, in)
 		return r
 	}
-	if operators.IsLinear(op) {
+	if part.IsLinear(op) {
 		checkAdjoint(ctx, &r, op, opt, p, y, v, g, x)
 		checkLinearity(ctx, &r, op, opt, p, x, y)
 	} else {
@@ -143,15 +143,15 @@ func CheckOperator(ctx context.Context, op operators.Operator, opt Options) Repo
 }
 
 // checkDeterminism draws the parameters and applies op twice from equal seeds.
-func checkDeterminism(ctx context.Context, r *Report, op operators.Operator, opt Options, x, y *batch.Batch) {
-	p1, err1 := op.SampleParams(opt.rng(1), opt.Shape)
+func checkDeterminism(ctx context.Context, r *Report, op part.Operator, opt Options, x, y *batch.Batch) {
+	p1, err1 := op.SampleParams(ctx, opt.rng(1), opt.Shape)
 	y1, err2 := op.Apply(ctx, x, p1)
 	if err1 != nil || err2 != nil {
 		r.fail("determinism", "second draw: %v %v", err1, err2)
 		return
 	}
 	diff := 0
-	p0, _ := op.SampleParams(opt.rng(1), opt.Shape)
+	p0, _ := op.SampleParams(ctx, opt.rng(1), opt.Shape)
 	if !slices.Equal(p0.Keys(), p1.Keys()) {
 		r.fail("determinism", "parameter keys differ between equal seeds: %v vs %v", p0.Keys(), p1.Keys())
 		return
@@ -177,7 +177,7 @@ func countDiff(a, b *batch.Batch) int {
 }
 
 // checkAdjoint is the dot-product test with a second random input.
-func checkAdjoint(ctx context.Context, r *Report, op operators.Operator, opt Options, p operators.Params, ax, v, atv, x *batch.Batch) {
+func checkAdjoint(ctx context.Context, r *Report, op part.Operator, opt Options, p part.Params, ax, v, atv, x *batch.Batch) {
 	// <Ax, v> - <x, Aᵀv>, normalized by |Ax||v|.
 	lhs, rhs := dot(ax, v), dot(x, atv)
 	den := norm(ax) * norm(v)
@@ -189,7 +189,7 @@ func checkAdjoint(ctx context.Context, r *Report, op operators.Operator, opt Opt
 }
 
 // checkLinearity compares A(a x + b z) with a A(x) + b A(z) for fixed parameters.
-func checkLinearity(ctx context.Context, r *Report, op operators.Operator, opt Options, p operators.Params, x, ax *batch.Batch) {
+func checkLinearity(ctx context.Context, r *Report, op part.Operator, opt Options, p part.Params, x, ax *batch.Batch) {
 	const a, b = 0.7, -1.3
 	z := randBatch(opt.rng(4), opt.Shape, -1, 1)
 	az, err := op.Apply(ctx, z, p)
@@ -224,7 +224,7 @@ func checkLinearity(ctx context.Context, r *Report, op operators.Operator, opt O
 // O(h²) for a correct VJP and O(h) for a wrong one. The order is the median of
 // log2(r(h)/r(h/2)) over h = 2^-3 ... 2^-7 (d scaled to the RMS of x). When the remainder stays
 // at rounding level (A linear along d) the check passes as such.
-func checkTaylor(ctx context.Context, r *Report, op operators.Operator, opt Options, p operators.Params, x, v, g *batch.Batch) {
+func checkTaylor(ctx context.Context, r *Report, op part.Operator, opt Options, p part.Params, x, v, g *batch.Batch) {
 	d := randBatch(opt.rng(5), opt.Shape, -1, 1)
 	scale := norm(x) / math.Max(norm(d), 1e-30)
 	if scale == 0 {

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/prior"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // Tolerances of the prior checks.
@@ -25,7 +25,7 @@ const (
 // x), finiteness, determinism, per-sample independence, and the gradient against central
 // finite differences of the summed energy along a random direction. Images are drawn uniformly
 // in [0.2, 0.8), the clean-intensity range away from its ends.
-func CheckPrior(ctx context.Context, p prior.Prior, opt Options) Report {
+func CheckPrior(ctx context.Context, p part.Prior, opt Options) Report {
 	opt = opt.withDefaults()
 	r := Report{Subject: fmt.Sprintf("%T", p)}
 	x := randBatch(opt.rng(30), opt.Shape, 0.2, 0.8)
@@ -70,7 +70,7 @@ func CheckPrior(ctx context.Context, p prior.Prior, opt Options) Report {
 }
 
 // checkPriorPerSample compares the energy of the last image alone with its energy in the batch.
-func checkPriorPerSample(ctx context.Context, r *Report, p prior.Prior, x *batch.Batch, e []float64) {
+func checkPriorPerSample(ctx context.Context, r *Report, p part.Prior, x *batch.Batch, e []float64) {
 	last := x.N - 1
 	alone, _, err := p.Energy(ctx, x.Slice(last, x.N).Clone())
 	if err != nil || len(alone) != 1 {
@@ -83,7 +83,7 @@ func checkPriorPerSample(ctx context.Context, r *Report, p prior.Prior, x *batch
 
 // checkPriorGrad compares the gradient with a central difference of Σ_n E_n along a random
 // direction; the step actually taken is read back from the float32 perturbed values.
-func checkPriorGrad(ctx context.Context, r *Report, p prior.Prior, opt Options, x, grad *batch.Batch) {
+func checkPriorGrad(ctx context.Context, r *Report, p part.Prior, opt Options, x, grad *batch.Batch) {
 	h := PriorStep
 	d := randBatch(opt.rng(31), x.Shape, -1, 1)
 	plus, minus := x.Clone(), x.Clone()

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/prior"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -32,7 +33,7 @@ func TestPriorChecks(t *testing.T) {
 	l1, _ := prior.NewL1(prior.SmoothConfig{Epsilon: 0.1})
 	cases := []struct {
 		name   string
-		p      prior.Prior
+		p      part.Prior
 		failed string
 	}{
 		{"quadratic", quadPrior{1, 0}, ""},
@@ -57,13 +58,13 @@ func TestPriorChecks(t *testing.T) {
 }
 
 // TestCheckIDPrior runs the registry path: a registered prior gets the prior suite, and an
-// entry registered as a prior whose part is not a prior.Prior fails its build check.
+// entry registered as a prior whose part is not a part.Prior fails its build check.
 func TestCheckIDPrior(t *testing.T) {
 	reg := registry.New()
 	reg.Add(registry.Entry{ID: "test.quad", Kind: registry.KindPrior,
-		New: func(any) (any, error) { return quadPrior{1, 0}, nil }})
+		New: func(context.Context, any) (any, error) { return quadPrior{1, 0}, nil }})
 	reg.Add(registry.Entry{ID: "test.notprior", Kind: registry.KindPrior,
-		New: func(any) (any, error) { return 3, nil }})
+		New: func(context.Context, any) (any, error) { return 3, nil }})
 	r, err := CheckID(ctx, "test.quad", reg)
 	if _, ok := r.Find("gradient"); err != nil || !r.OK() || !ok {
 		t.Errorf("test.quad: %v\n%s", err, r)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/metrics"
+	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
 // CheckSetMetric runs the checks of a set-level metric (FID, KID): a finite value, determinism,
@@ -15,7 +16,7 @@ import (
 // (uniform noise of amplitude 0.2), in the direction HigherIsBetter states. The sets hold
 // max(16, MinSetSize) images of opt.Shape, default 28x28 grayscale (the MNIST features' input);
 // a metric that reports ErrUnavailable for that shape gets a skipped "available" check.
-func CheckSetMetric(ctx context.Context, m metrics.SetMetric, opt Options) Report {
+func CheckSetMetric(ctx context.Context, m part.SetMetric, opt Options) Report {
 	if opt.Shape == (batch.Shape{}) {
 		opt.Shape = batch.Shape{H: 28, W: 28, C: 1}
 	}

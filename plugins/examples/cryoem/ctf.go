@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -45,33 +45,33 @@ func (c *CTF) Value(k, df float64) float64 {
 	return -(math.Sqrt(1-w*w)*math.Sin(chi) + w*math.Cos(chi)) * math.Exp(-c.cfg.BFactor*k2/4)
 }
 
-// OutShape implements operators.Operator: y has x's shape.
-func (c *CTF) OutShape(in batch.Shape) (batch.Shape, error) {
+// OutShape implements part.Operator: y has x's shape.
+func (c *CTF) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
 	if !in.Valid() {
 		return in, fmt.Errorf("cryoem.ctf: invalid input shape %s", in)
 	}
 	return in, nil
 }
 
-// SampleParams implements operators.Operator: "defocus" [N,1,1,1] in µm.
-func (c *CTF) SampleParams(rng *rand.Rand, in batch.Shape) (operators.Params, error) {
+// SampleParams implements part.Operator: "defocus" [N,1,1,1] in µm.
+func (c *CTF) SampleParams(ctx context.Context, rng *rand.Rand, in batch.Shape) (part.Params, error) {
 	d := batch.New(in.N, 1, 1, 1)
 	for i := range d.Data {
 		d.Data[i] = float32(max(c.cfg.Defocus+c.cfg.Spread*rng.NormFloat64(), 0.05))
 	}
-	return operators.Params{"defocus": d}, nil
+	return part.Params{"defocus": d}, nil
 }
 
-// IsLinear implements operators.LinearOperator.
+// IsLinear implements part.LinearOperator.
 func (c *CTF) IsLinear() bool { return true }
 
-// Apply implements operators.Operator.
-func (c *CTF) Apply(ctx context.Context, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
+// Apply implements part.Operator.
+func (c *CTF) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	return c.filter(ctx, x, p)
 }
 
-// VJP implements operators.Operator: A is symmetric (real, even transfer function).
-func (c *CTF) VJP(ctx context.Context, x, v *batch.Batch, p operators.Params) (*batch.Batch, error) {
+// VJP implements part.Operator: A is symmetric (real, even transfer function).
+func (c *CTF) VJP(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
 	if v.Shape != x.Shape {
 		return nil, fmt.Errorf("cryoem.ctf VJP: v has shape %s, want %s", v.Shape, x.Shape)
 	}
@@ -87,7 +87,7 @@ func freq(i, n int) int {
 }
 
 // filter multiplies each image's spectrum by the CTF of its defocus.
-func (c *CTF) filter(ctx context.Context, x *batch.Batch, p operators.Params) (*batch.Batch, error) {
+func (c *CTF) filter(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
 	d, ok := p["defocus"]
 	if !ok || d.Shape != (batch.Shape{N: x.N, H: 1, W: 1, C: 1}) {
 		return nil, fmt.Errorf("cryoem.ctf: per-sample parameter \"defocus\" must be [%d,1,1,1] (draw it with SampleParams)", x.N)
@@ -130,7 +130,7 @@ var ctfEntry = registry.Entry{
 	ID: "cryoem.ctf", Kind: registry.KindOperator, Linear: true,
 	Summary: "cryo-EM contrast transfer function in Fourier space (defocus per particle, Cs, voltage, amplitude contrast, B-factor)",
 	Config:  func() any { return &CTFConfig{} },
-	New:     func(cfg any) (any, error) { return NewCTF(*cfg.(*CTFConfig)), nil },
+	New:     func(_ context.Context, cfg any) (any, error) { return NewCTF(*cfg.(*CTFConfig)), nil },
 }
 
-var _ operators.LinearOperator = (*CTF)(nil)
+var _ part.LinearOperator = (*CTF)(nil)

@@ -60,12 +60,13 @@ func TestDFT(t *testing.T) {
 // TestCTFConstantImage: a constant image has only the zero frequency, where
 // CTF(0) = -w (amplitude contrast), so A(c) = -w·c everywhere.
 func TestCTFConstantImage(t *testing.T) {
+	ctx := t.Context()
 	c := NewCTF(CTFConfig{Defocus: 1.5, Cs: 2.7, Voltage: 300, Amplitude: 0.1, BFactor: 80, Pixel: 1.3})
 	x := batch.New(2, 12, 20, 1)
 	for i := range x.Data {
 		x.Data[i] = 0.5
 	}
-	p, _ := c.SampleParams(rand.New(rand.NewPCG(1, 1)), x.Shape)
+	p, _ := c.SampleParams(ctx, rand.New(rand.NewPCG(1, 1)), x.Shape)
 	y, err := c.Apply(context.Background(), x, p)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,11 @@
 //	shape  answers one pixel too wide
 //	nan    answers NaN in the first pixel
 //	panic  panics (the SDK recovers it into an error; the process serves on)
+//	vjp    behaves in Apply; VJP returns an error (a run fails in training, after corruption)
+//
+// With record: true, the part appends "configure faulty.op" when it is built and "release
+// faulty.op" when the host releases it to calls.log in the plugin's working folder (its own
+// folder): the lifecycle tests count them.
 //
 // Flags (set as args in the manifest): -protocol N announces protocol version N instead of
 // 1; -exit-at-start exits with status 2 before the handshake.
@@ -15,6 +20,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -25,7 +31,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/plugins/protocol"
 	"github.com/flowdiff/flowdiff-go/plugins/sdk"
 	"github.com/flowdiff/flowdiff-go/registry"
@@ -33,17 +39,47 @@ import (
 
 // Config configures faulty.op.
 type Config struct {
-	Mode string `yaml:"mode" default:"ok" check:"oneof=ok|crash|hang|shape|nan|panic" doc:"how Apply misbehaves"`
+	Mode   string `yaml:"mode" default:"ok" check:"oneof=ok|crash|hang|shape|nan|panic|vjp" doc:"how Apply (or, for vjp, VJP) misbehaves"`
+	Record bool   `yaml:"record" default:"false" doc:"append configure and release events to calls.log in the plugin's folder"`
 }
 
+// CallsFile is the file, in the plugin's working folder, that record: true appends to.
+const CallsFile = "calls.log"
+
 // Op is faulty.op.
-type Op struct{ mode string }
+type Op struct {
+	mode   string
+	record bool
+}
 
-func (o *Op) OutShape(in batch.Shape) (batch.Shape, error)                   { return in, nil }
-func (o *Op) SampleParams(*rand.Rand, batch.Shape) (operators.Params, error) { return nil, nil }
-func (o *Op) IsLinear() bool                                                 { return true }
+// newOp builds faulty.op, recording the event when asked.
+func newOp(c *Config) (*Op, error) {
+	o := &Op{mode: c.Mode, record: c.Record}
+	return o, o.log("configure")
+}
 
-func (o *Op) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+// Close implements io.Closer: the SDK calls it when the host releases the part.
+func (o *Op) Close() error { return o.log("release") }
+
+func (o *Op) log(event string) error {
+	if !o.record {
+		return nil
+	}
+	f, err := os.OpenFile(CallsFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(f, "%s faulty.op\n", event)
+	return errors.Join(err, f.Close())
+}
+
+func (o *Op) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) { return in, nil }
+func (o *Op) SampleParams(context.Context, *rand.Rand, batch.Shape) (part.Params, error) {
+	return nil, nil
+}
+func (o *Op) IsLinear() bool { return true }
+
+func (o *Op) Apply(_ context.Context, x *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	cwd, _ := os.Getwd()
 	fmt.Fprintf(os.Stderr, "faulty: Apply on %s in mode %s (working folder %s)\n", x.Shape, o.mode, cwd)
 	switch o.mode {
@@ -65,7 +101,10 @@ func (o *Op) Apply(_ context.Context, x *batch.Batch, _ operators.Params) (*batc
 	return scale(x), nil
 }
 
-func (o *Op) VJP(_ context.Context, _, v *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+func (o *Op) VJP(_ context.Context, _, v *batch.Batch, _ part.Params) (*batch.Batch, error) {
+	if o.mode == "vjp" {
+		return nil, errors.New("faulty: simulated VJP failure")
+	}
 	return scale(v), nil
 }
 
@@ -80,7 +119,7 @@ func scale(x *batch.Batch) *batch.Batch {
 var entry = registry.Entry{
 	ID: "faulty.op", Kind: registry.KindOperator, Linear: true, Summary: "y = 2x, misbehaving as mode says (for fault tests)",
 	Config: func() any { return &Config{} },
-	New:    func(cfg any) (any, error) { return &Op{mode: cfg.(*Config).Mode}, nil },
+	New:    func(_ context.Context, cfg any) (any, error) { return newOp(cfg.(*Config)) },
 }
 
 func main() {

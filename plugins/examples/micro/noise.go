@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/randx"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -21,8 +22,8 @@ type Noise struct{ photons, read float64 }
 
 func (n *Noise) variance(a float64) float64 { return max(a, 0)/n.photons + n.read*n.read + 1e-12 }
 
-// Sample implements operators.NoiseModel.
-func (n *Noise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
+// Sample implements part.NoiseModel.
+func (n *Noise) Sample(ctx context.Context, rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	y := batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i, a := range ax.Data {
 		shot := float64(randx.Poisson(rng, n.photons*max(float64(a), 0))) / n.photons
@@ -31,8 +32,8 @@ func (n *Noise) Sample(rng *rand.Rand, ax *batch.Batch) (*batch.Batch, error) {
 	return y, nil
 }
 
-// NLL implements operators.NoiseModel: Σ ½((y-a)²/var(a) + log var(a)) per sample.
-func (n *Noise) NLL(y, ax *batch.Batch) ([]float64, error) {
+// NLL implements part.NoiseModel: Σ ½((y-a)²/var(a) + log var(a)) per sample.
+func (n *Noise) NLL(ctx context.Context, y, ax *batch.Batch) ([]float64, error) {
 	if err := batch.SameShape(y, ax); err != nil {
 		return nil, err
 	}
@@ -45,9 +46,9 @@ func (n *Noise) NLL(y, ax *batch.Batch) ([]float64, error) {
 	return out, nil
 }
 
-// NLLGrad implements operators.NoiseModel: -(y-a)/v + ½ v'(a) (1/v - (y-a)²/v²), with
+// NLLGrad implements part.NoiseModel: -(y-a)/v + ½ v'(a) (1/v - (y-a)²/v²), with
 // v'(a) = 1/photons for a > 0 and 0 otherwise.
-func (n *Noise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) {
+func (n *Noise) NLLGrad(ctx context.Context, y, ax *batch.Batch) (*batch.Batch, error) {
 	if err := batch.SameShape(y, ax); err != nil {
 		return nil, err
 	}
@@ -63,8 +64,8 @@ func (n *Noise) NLLGrad(y, ax *batch.Batch) (*batch.Batch, error) {
 	return g, nil
 }
 
-// Moments implements operators.NoiseMoments: mean max(a,0), variance var(a).
-func (n *Noise) Moments(ax *batch.Batch) (mean, variance *batch.Batch, err error) {
+// Moments implements part.NoiseMoments: mean max(a,0), variance var(a).
+func (n *Noise) Moments(ctx context.Context, ax *batch.Batch) (mean, variance *batch.Batch, err error) {
 	mean, variance = batch.New(ax.N, ax.H, ax.W, ax.C), batch.New(ax.N, ax.H, ax.W, ax.C)
 	for i, a := range ax.Data {
 		mean.Data[i] = float32(max(float64(a), 0))
@@ -77,13 +78,13 @@ var noiseEntry = registry.Entry{
 	ID: "micro.poisson_gaussian", Kind: registry.KindNoise,
 	Summary: "camera noise: Poisson shot noise (photons at intensity 1) plus Gaussian read noise",
 	Config:  func() any { return &NoiseConfig{} },
-	New: func(cfg any) (any, error) {
+	New: func(_ context.Context, cfg any) (any, error) {
 		c := cfg.(*NoiseConfig)
 		return &Noise{photons: c.Photons, read: c.ReadNoise}, nil
 	},
 }
 
 var (
-	_ operators.NoiseModel   = (*Noise)(nil)
-	_ operators.NoiseMoments = (*Noise)(nil)
+	_ part.NoiseModel   = (*Noise)(nil)
+	_ part.NoiseMoments = (*Noise)(nil)
 )

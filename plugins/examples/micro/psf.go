@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -108,28 +108,30 @@ func newKernel(r int, f func(x, y float64) float64, sub int) *Widefield {
 	return &Widefield{k: k, r: r}
 }
 
-// OutShape implements operators.Operator: y has x's shape.
-func (w *Widefield) OutShape(in batch.Shape) (batch.Shape, error) {
+// OutShape implements part.Operator: y has x's shape.
+func (w *Widefield) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, error) {
 	if !in.Valid() {
 		return in, fmt.Errorf("micro.widefield: invalid input shape %s", in)
 	}
 	return in, nil
 }
 
-// SampleParams implements operators.Operator: the PSF has no per-sample parameters.
-func (w *Widefield) SampleParams(*rand.Rand, batch.Shape) (operators.Params, error) { return nil, nil }
+// SampleParams implements part.Operator: the PSF has no per-sample parameters.
+func (w *Widefield) SampleParams(context.Context, *rand.Rand, batch.Shape) (part.Params, error) {
+	return nil, nil
+}
 
-// IsLinear implements operators.LinearOperator.
+// IsLinear implements part.LinearOperator.
 func (w *Widefield) IsLinear() bool { return true }
 
-// Apply implements operators.Operator.
-func (w *Widefield) Apply(ctx context.Context, x *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+// Apply implements part.Operator.
+func (w *Widefield) Apply(ctx context.Context, x *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	return w.conv(ctx, x)
 }
 
-// VJP implements operators.Operator: the kernel is symmetric, so the adjoint (a correlation
+// VJP implements part.Operator: the kernel is symmetric, so the adjoint (a correlation
 // with zero padding) is the same convolution.
-func (w *Widefield) VJP(ctx context.Context, x, v *batch.Batch, _ operators.Params) (*batch.Batch, error) {
+func (w *Widefield) VJP(ctx context.Context, x, v *batch.Batch, _ part.Params) (*batch.Batch, error) {
 	if v.Shape != x.Shape {
 		return nil, fmt.Errorf("micro.widefield VJP: v has shape %s, want %s", v.Shape, x.Shape)
 	}
@@ -213,10 +215,10 @@ var widefieldEntry = registry.Entry{
 	Summary: "widefield microscope PSF (Airy pattern or its Gaussian approximation) from wavelength, NA and pixel size",
 	Config:  func() any { return &WidefieldConfig{} },
 	Example: "psf: airy\nwavelength_nm: 520\nna: 1.2\npixel_nm: 130\n",
-	New:     func(cfg any) (any, error) { return NewWidefield(*cfg.(*WidefieldConfig)) },
+	New:     func(_ context.Context, cfg any) (any, error) { return NewWidefield(*cfg.(*WidefieldConfig)) },
 }
 
 var (
-	_ operators.LinearOperator = (*Widefield)(nil)
-	_ schema.Checker           = (*WidefieldConfig)(nil)
+	_ part.LinearOperator = (*Widefield)(nil)
+	_ schema.Checker      = (*WidefieldConfig)(nil)
 )

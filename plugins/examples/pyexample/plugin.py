@@ -12,7 +12,7 @@ It needs only Debian's python3-grpcio and python3-protobuf (no numpy) and serves
 
 Protocol (see docs/plugins.md): go-plugin's handshake on stdout
 ("1|1|tcp|127.0.0.1:PORT|grpc"), the gRPC health service reporting "plugin" as SERVING, and
-the services of plugins/proto/flowdiff.proto. Tensors are float32 little-endian [N,H,W,C].
+the services of plugins/internal/proto/flowdiff.proto. Tensors are float32 little-endian [N,H,W,C].
 """
 import array
 import json
