@@ -12,16 +12,16 @@ func bm3dCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "bm3d",
 		Usage:     "denoise images with BM3D (classical baseline, no run needed): additive white Gaussian noise of known sigma",
-		ArgsUsage: "INPUT... (.png or .npy files, or folders of them)",
-		Description: "Each input is written under --out with its own name, format and type (docs/bm3d.md).\n" +
-			"Sigma is in the intensities as read: PNGs are read as [0,1] (8-bit value/255, 16-bit value/65535),\n" +
-			".npy float32 as stored (--peak is then the intensity of white, default 1). Colour PNGs are denoised\n" +
-			"per channel, alpha copied. Inputs are never overwritten. A file that fails is reported and the\n" +
-			"others go on; the exit code is then 1.",
+		ArgsUsage: "INPUT... (.png .jpg .tif .mrc .npy files, or folders of them)",
+		Description: "Each input is written under --out with its own name, format and sample type (JPEG as PNG); see docs/bm3d.md.\n" +
+			"Sigma is in the intensities as read: integer samples are read as [0,1] of their range (8-bit value/255,\n" +
+			"16-bit value/65535); float samples (.npy, float TIFF/MRC) as stored, --peak being the intensity of white\n" +
+			"(default 1). Stacks and colour are denoised image by image and channel by channel. Inputs are never\n" +
+			"overwritten. A file that fails is reported and the others go on; the exit code is then 1.",
 		Flags: []cli.Flag{
 			&cli.Float64Flag{Name: "sigma", Usage: "noise standard deviation in the intensities as read (e.g. 0.098 for 25 8-bit levels); required"},
 			&cli.StringFlag{Name: "out", Usage: "output folder (created if needed); required"},
-			&cli.Float64Flag{Name: "peak", Value: 1, Usage: "intensity of white of .npy inputs (PNGs are read into [0,1])"},
+			&cli.Float64Flag{Name: "peak", Value: 1, Usage: "intensity of white of float inputs (integer samples are read into [0,1])"},
 			&cli.StringFlag{Name: "profile", Usage: "BM3D parameter profile: np, vn or vn_old (default: np, vn above sigma 40/255 of the peak)"},
 			&cli.IntFlag{Name: "workers", Usage: "goroutines per image (default GOMAXPROCS)"},
 		},

@@ -1,20 +1,18 @@
 // Package bm3dfiles denoises image files with BM3D (core/bm3d): it is what `flowdiff bm3d`
-// runs. Each input is written, in its own format and type, under the output folder with its
-// own base name.
+// runs. Files are read and written by core/formats (PNG, JPEG, TIFF, MRC, .npy); each input
+// is written under the output folder with its own name, in its own format and sample type
+// (JPEG, which core/formats does not write, as PNG of the same name with .png).
 //
-// Formats and units (sigma is given in the intensities as read):
-//   - PNG, 8-bit: read as value/255 in [0, 1]; written back as 8-bit, clipped to [0, 1] and
-//     rounded. 16-bit: value/65535, written back as 16-bit. Gray stays gray; colour (RGB, RGBA,
-//     palette, gray+alpha) is denoised per R, G, B channel and written as 8- or 16-bit RGB(A);
-//     alpha is copied, not denoised; a palette cannot hold the result, so paletted images come
-//     back as RGB(A).
-//   - .npy (float32, or float64 converted to float32) of shape (H, W), (H, W, C) or
-//     (N, H, W, C): intensities as stored, Options.Peak the intensity of white (default 1);
-//     written back as float32 of the same shape, not clipped.
+// Units: sigma is given in the intensities as read. Integer samples (8- and 16-bit PNG and
+// TIFF, MRC modes 0/1/6) are read as [0, 1] of their type's range (value/255, value/65535) and
+// written back rounded and clipped to the type; float samples (.npy, float TIFF and MRC) are
+// taken as stored, Options.Peak being the intensity of white (default 1), and are never
+// clipped. Stacks (N images) and colour (C = 3) are denoised image by image and channel by
+// channel with the same sigma. PNG alpha is dropped and palettes expanded (core/formats).
 //
 // Inputs are never overwritten: an output path that is an input file is refused before any
-// work, as are two inputs with the same base name. Outputs are written atomically (a temporary
-// file renamed into place). A file that fails is reported and the others go on.
+// work, as are two inputs with the same output name. Outputs are written atomically. A file
+// that fails is reported and the others go on.
 package bm3dfiles
 
 import (
@@ -26,14 +24,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/bm3d"
+	"github.com/flowdiff/flowdiff-go/core/formats"
 )
 
 // Options configure Run.
 type Options struct {
-	// Sigma is the noise standard deviation in the intensities as read ([0, 1] for PNG).
+	// Sigma is the noise standard deviation in the intensities as read ([0, 1] for integer
+	// samples).
 	Sigma float64
-	// Peak is the intensity of white of .npy inputs (0 means 1); PNGs are read into [0, 1].
+	// Peak is the intensity of white of float inputs (0 means 1); integer samples are read
+	// into [0, 1].
 	Peak float64
 	// Profile selects BM3D's parameters (empty: automatic).
 	Profile bm3d.Profile
@@ -48,8 +50,8 @@ type Job struct {
 	Input, Output string
 }
 
-// Plan lists the jobs for the inputs (files, or folders whose .png and .npy files are taken,
-// sorted) and the output folder. Its errors are usage errors: no input, an unsupported file,
+// Plan lists the jobs for the inputs (files, or folders whose image files are taken, sorted)
+// and the output folder. Its errors are usage errors: no input, an unsupported file,
 // two inputs with the same name, an output that would overwrite an input, or a sigma that
 // cannot be meant for [0, 1] PNG intensities.
 func Plan(inputs []string, outDir string, sigma float64) ([]Job, error) {
@@ -75,12 +77,12 @@ func Plan(inputs []string, outDir string, sigma float64) ([]Job, error) {
 		}
 		n := len(files)
 		for _, e := range entries {
-			if !e.IsDir() && (ext(e.Name()) == ".png" || ext(e.Name()) == ".npy") {
+			if _, err := formats.FormatOf(e.Name()); err == nil && !e.IsDir() {
 				files = append(files, filepath.Join(in, e.Name()))
 			}
 		}
 		if len(files) == n {
-			return nil, fmt.Errorf("input folder %s holds no .png or .npy file", in)
+			return nil, fmt.Errorf("input folder %s holds no image file (.png, .jpg, .tif, .mrc, .npy)", in)
 		}
 	}
 	if len(files) == 0 {
@@ -89,19 +91,23 @@ func Plan(inputs []string, outDir string, sigma float64) ([]Job, error) {
 	byName := map[string]string{}
 	jobs := make([]Job, 0, len(files))
 	for _, f := range files {
-		switch ext(f) {
-		case ".png":
-			if sigma >= 1 {
-				return nil, fmt.Errorf("%s: sigma %g is not below 1, but PNGs are read as intensities in [0, 1]; "+
-					"for noise of %g 8-bit levels give --sigma %.4g (%g/255)", f, sigma, sigma, sigma/255, sigma)
-			}
-		case ".npy":
-		default:
-			return nil, fmt.Errorf("%s: unsupported file type %q; use .png or .npy", f, filepath.Ext(f))
+		format, err := formats.FormatOf(f)
+		if err != nil {
+			return nil, err
 		}
 		name := filepath.Base(f)
+		switch format {
+		case "png", "jpeg":
+			if sigma >= 1 {
+				return nil, fmt.Errorf("%s: sigma %g is not below 1, but 8-bit images are read as intensities in [0, 1]; "+
+					"for noise of %g 8-bit levels give --sigma %.4g (%g/255)", f, sigma, sigma, sigma/255, sigma)
+			}
+			if format == "jpeg" { // not written (lossy): the result goes to a PNG
+				name = strings.TrimSuffix(name, filepath.Ext(name)) + ".png"
+			}
+		}
 		if prev, ok := byName[name]; ok {
-			return nil, fmt.Errorf("inputs %s and %s have the same name; their outputs would collide in %s", prev, f, outDir)
+			return nil, fmt.Errorf("inputs %s and %s have the same output name %s in %s", prev, f, name, outDir)
 		}
 		byName[name] = f
 		out := filepath.Join(outDir, name)
@@ -122,8 +128,6 @@ func sameFile(a, b string) bool {
 	sb, err := os.Stat(b)
 	return err == nil && os.SameFile(sa, sb)
 }
-
-func ext(path string) string { return strings.ToLower(filepath.Ext(path)) }
 
 // Failure is a job that failed.
 type Failure struct {
@@ -148,7 +152,7 @@ func Run(ctx context.Context, jobs []Job, opt Options) []Failure {
 			break
 		}
 		start := time.Now()
-		if err := denoiseFile(ctx, j, opt); err != nil {
+		if err := denoiseFile(ctx, j, opt, log); err != nil {
 			log.Error("bm3d failed", "input", j.Input, "err", err)
 			failed = append(failed, Failure{j, err})
 			continue
@@ -159,21 +163,45 @@ func Run(ctx context.Context, jobs []Job, opt Options) []Failure {
 	return failed
 }
 
-func denoiseFile(ctx context.Context, j Job, opt Options) error {
-	p, err := readFile(j.Input)
+func denoiseFile(ctx context.Context, j Job, opt Options, log *slog.Logger) error {
+	img, err := formats.Read(j.Input)
 	if err != nil {
 		return err
 	}
 	peak := opt.Peak
-	if ext(j.Input) == ".png" {
-		peak = 1
+	var scaling *formats.Scaling
+	if img.SourceType.Integer() {
+		if opt.Sigma >= 1 {
+			return fmt.Errorf("%s: sigma %g is not below 1, but its %v samples are read as intensities in [0, 1]",
+				j.Input, opt.Sigma, img.SourceType)
+		}
+		s, err := formats.Normalize(img, formats.Range)
+		if err != nil {
+			return fmt.Errorf("%s: %w", j.Input, err)
+		}
+		scaling, peak = &s, 1
 	}
-	out, err := bm3d.DenoiseBatch(ctx, p.b, bm3d.Options{Sigma: opt.Sigma, Peak: peak, Profile: opt.Profile, Workers: opt.Workers})
+	b, err := batch.FromData(batch.Shape{N: img.N, H: img.H, W: img.W, C: img.C}, img.Data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.Input, err)
+	}
+	out, err := bm3d.DenoiseBatch(ctx, b, bm3d.Options{Sigma: opt.Sigma, Peak: peak, Profile: opt.Profile, Workers: opt.Workers})
+	if err != nil {
+		return fmt.Errorf("%s: %w", j.Input, err)
+	}
+	img.Data = out.Data
+	if scaling != nil {
+		formats.Denormalize(img, *scaling)
 	}
 	if err := os.MkdirAll(filepath.Dir(j.Output), 0o755); err != nil {
 		return err
 	}
-	return p.write(j.Output, out)
+	clipped, err := formats.Write(j.Output, img)
+	if err != nil {
+		return err
+	}
+	if clipped > 0 {
+		log.Info("bm3d clipped samples to the file's type", "output", j.Output, "samples", clipped, "type", img.SourceType)
+	}
+	return nil
 }

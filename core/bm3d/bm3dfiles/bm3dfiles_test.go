@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -16,7 +17,9 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/bm3d"
-	"github.com/flowdiff/flowdiff-go/core/corrupt/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats"
+	"github.com/flowdiff/flowdiff-go/core/formats/dtype"
+	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 )
 
 const h, w = 32, 40
@@ -81,8 +84,8 @@ func rmse255(img image.Image) float64 {
 
 func clip(v float64) float64 { return math.Min(math.Max(v, 0), 1) }
 
-// TestPNGTypes: each PNG kind comes back in its own type and bit depth, less noisy, alpha
-// untouched, the input file unchanged.
+// TestPNGTypes: each PNG kind comes back in its own bit depth (gray as gray), less noisy, the
+// input file unchanged; JPEG comes back as PNG.
 func TestPNGTypes(t *testing.T) {
 	const sigma = 20.0 / 255
 	z := noisy(sigma, 1)
@@ -111,7 +114,7 @@ func TestPNGTypes(t *testing.T) {
 	}{
 		{"gray.png", gray, "*image.Gray"},
 		{"gray16.png", gray16, "*image.Gray16"},
-		{"rgba.png", rgba, "*image.NRGBA"},
+		{"rgba.png", rgba, "*image.RGBA"}, // alpha dropped (core/formats)
 		{"rgb16.png", rgb16, "*image.RGBA64"},
 		{"pal.png", pal, "*image.RGBA"},
 	}
@@ -123,6 +126,12 @@ func TestPNGTypes(t *testing.T) {
 		inputs = append(inputs, p)
 		before[p], _ = os.ReadFile(p)
 	}
+	var jb bytes.Buffer
+	if err := jpeg.Encode(&jb, gray, &jpeg.Options{Quality: 100}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "photo.jpg"), jb.Bytes(), 0o644)
+	inputs = append(inputs, filepath.Join(dir, "photo.jpg"))
 	jobs, err := Plan(inputs, out, sigma)
 	if err != nil {
 		t.Fatal(err)
@@ -144,14 +153,8 @@ func TestPNGTypes(t *testing.T) {
 			t.Errorf("%s: the input file changed", c.file)
 		}
 	}
-	// Alpha is copied.
-	got := readPNGFile(t, filepath.Join(out, "rgba.png")).(*image.NRGBA)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			if a := got.NRGBAAt(x, y).A; a != uint8(100+x) {
-				t.Fatalf("rgba.png: alpha at (%d,%d) = %d, want %d", x, y, a, 100+x)
-			}
-		}
+	if got := readPNGFile(t, filepath.Join(out, "photo.png")); fmt.Sprintf("%T", got) != "*image.Gray" || rmse255(got) > 0.5*rmse255(gray) {
+		t.Errorf("photo.jpg: output %T with RMSE %.2f levels, want a less noisy gray PNG", got, rmse255(got))
 	}
 	// The 8-bit gray output is the quantized BM3D estimate of the input levels.
 	b := batch.New(1, h, w, 1)
@@ -180,18 +183,18 @@ func TestNPY(t *testing.T) {
 	for i, v := range z {
 		plane[i] = float32(255 * v)
 	}
-	stack := make([]float32, 2*h*w*2) // N=2, C=2: four copies with different scales
+	stack := make([]float32, 2*h*w*3) // N=2, C=3: six copies with different scales
 	for n := 0; n < 2; n++ {
 		for i, v := range plane {
-			for c := 0; c < 2; c++ {
-				stack[((n*h*w)+i)*2+c] = v * float32(1+n+c) / 4
+			for c := 0; c < 3; c++ {
+				stack[((n*h*w)+i)*3+c] = v * float32(1+n+c) / 4
 			}
 		}
 	}
 	if err := npy.WriteFile(filepath.Join(dir, "a.npy"), []int{h, w}, plane); err != nil {
 		t.Fatal(err)
 	}
-	if err := npy.WriteFile(filepath.Join(dir, "b.npy"), []int{2, h, w, 2}, stack); err != nil {
+	if err := npy.WriteFile(filepath.Join(dir, "b.npy"), []int{2, h, w, 3}, stack); err != nil {
 		t.Fatal(err)
 	}
 	jobs, err := Plan([]string{dir}, out, sigma)
@@ -221,8 +224,8 @@ func TestNPY(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Shape) != 4 || b.Shape[0] != 2 || b.Shape[3] != 2 {
-		t.Fatalf("b.npy: shape %v, want [2 %d %d 2]", b.Shape, h, w)
+	if len(b.Shape) != 4 || b.Shape[0] != 2 || b.Shape[3] != 3 {
+		t.Fatalf("b.npy: shape %v, want [2 %d %d 3]", b.Shape, h, w)
 	}
 }
 
@@ -244,9 +247,9 @@ func TestPlanRefusals(t *testing.T) {
 	}{
 		{"overwrite", []string{p}, dir, 0.1, "is the input itself"},
 		{"overwrite via folder", []string{dir}, dir + "/.", 0.1, "is the input itself"},
-		{"same names", []string{p, q}, t.TempDir(), 0.1, "have the same name"},
+		{"same names", []string{p, q}, t.TempDir(), 0.1, "have the same output name"},
 		{"8-bit sigma", []string{p}, t.TempDir(), 25, "--sigma 0.098"},
-		{"type", []string{txt}, t.TempDir(), 0.1, `unsupported file type ".txt"`},
+		{"type", []string{txt}, t.TempDir(), 0.1, `extension ".txt" unknown`},
 		{"no out", []string{p}, "", 0.1, "give --out"},
 		{"out is a file", []string{p}, txt, 0.1, "is a file"},
 		{"missing", []string{filepath.Join(dir, "nope.png")}, t.TempDir(), 0.1, "no such file"},
@@ -281,5 +284,47 @@ func TestRunGoesOn(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 1 {
 		t.Errorf("output folder holds %d entries, want only good.png (no temporary files)", len(entries))
+	}
+}
+
+// TestTIFFStack: a 16-bit two-page TIFF (a microscopy stack) comes back as a 16-bit two-page
+// TIFF, each page denoised, sigma in [0, 1] of the 16-bit range.
+func TestTIFFStack(t *testing.T) {
+	const sigma = 0.05
+	dir, out := t.TempDir(), t.TempDir()
+	in := &formats.Image{W: w, H: h, C: 1, N: 2, SourceType: dtype.Uint16, Data: make([]float32, 2*h*w)}
+	for k := 0; k < 2; k++ {
+		for i, v := range noisy(sigma, uint64(3+k)) {
+			in.Data[k*h*w+i] = float32(math.Round(clip(v) * 65535))
+		}
+	}
+	p := filepath.Join(dir, "stack.tif")
+	if _, err := formats.Write(p, in); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := Plan([]string{p}, out, sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed := Run(context.Background(), jobs, Options{Sigma: sigma}); len(failed) > 0 {
+		t.Fatalf("failures: %v", failed)
+	}
+	got, err := formats.Read(filepath.Join(out, "stack.tif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SourceType != dtype.Uint16 || got.N != 2 || got.W != w || got.H != h || got.C != 1 {
+		t.Fatalf("output %v %dx%dx%d x%d, want uint16 %dx%dx1 x2", got.SourceType, got.W, got.H, got.C, got.N, w, h)
+	}
+	for k := 0; k < 2; k++ {
+		var before, after float64
+		for i := 0; i < h*w; i++ {
+			c := clean(i/w, i%w)
+			before += math.Pow(float64(in.Data[k*h*w+i])/65535-c, 2)
+			after += math.Pow(float64(got.Data[k*h*w+i])/65535-c, 2)
+		}
+		if after > 0.25*before {
+			t.Errorf("page %d: squared error %.4f after, %.4f before; want at most a quarter", k, after, before)
+		}
 	}
 }
