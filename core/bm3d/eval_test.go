@@ -8,7 +8,7 @@ package bm3d
 // that and for the implementation details BM3D.m does not publish (its C++ core is closed).
 //
 //	go test ./core/bm3d -run TestSet12 -v                       # the table, checked
-//	go test ./core/bm3d -run 'TestSet12|TestBSD68' -bm3d.bsd68 -timeout 60m -update
+//	go test ./core/bm3d -run 'TestSet12|TestBSD68' -bm3d.bsd68 -timeout 90m -update
 //	                                                             # rewrite the tables of docs/bm3d.md
 
 import (
@@ -27,7 +27,7 @@ import (
 
 var (
 	update = flag.Bool("update", false, "rewrite the measured tables of docs/bm3d.md")
-	bsd68  = flag.Bool("bm3d.bsd68", false, "run TestBSD68 (all 68 images at sigma 15, 25 and 50: about 15 minutes on 2 cores)")
+	bsd68  = flag.Bool("bm3d.bsd68", false, "run TestBSD68 (all 68 images at sigma 15, 25 and 50: about 10 CPU-minutes: 24 minutes on the 2 shared cores when measured)")
 )
 
 // set12Published is the BM3D row of Zhang et al., "Beyond a Gaussian denoiser: residual
@@ -77,7 +77,7 @@ func evaluate(t *testing.T, dir string, files []string, sigma255 int) []evalResu
 
 func TestSet12(t *testing.T) {
 	if testing.Short() {
-		t.Skip("denoises 12 images (about a minute on 2 cores); skipped under -short")
+		t.Skip("denoises 12 images (about 1.5 CPU-minutes); skipped under -short")
 	}
 	dir := sharedData(t, "set12")
 	files := make([]string, len(set12Published))
@@ -112,8 +112,8 @@ func TestSet12(t *testing.T) {
 
 func TestBSD68(t *testing.T) {
 	if testing.Short() || !*bsd68 {
-		t.Skip("BSD68 at sigma 15, 25 and 50 takes about 15 minutes on 2 cores; run it with " +
-			"`go test ./core/bm3d -run TestBSD68 -bm3d.bsd68 -timeout 60m -v`")
+		t.Skip("BSD68 at sigma 15, 25 and 50 takes about 10 CPU-minutes (24 minutes on 2 shared cores); run it with " +
+			"`go test ./core/bm3d -run TestBSD68 -bm3d.bsd68 -timeout 90m -v`")
 	}
 	dir := sharedData(t, "bsd68")
 	var files []string
