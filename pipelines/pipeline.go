@@ -35,11 +35,18 @@ type Pipeline struct {
 	PluginsDir string `yaml:"plugins_dir" doc:"folder of out-of-process plugins (one sub-folder with a plugin.yaml each; docs/plugins.md), relative to this file; loaded before the parts are looked up, so corruption and metrics name plugin IDs like built-ins"`
 
 	Data       *DataConfig     `yaml:"data" doc:"where the clean images come from (clean images are used only to make observations and to evaluate)"`
-	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last"`
+	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last. The noise model's sigma (noise.gaussian) or gain and sigma (noise.poisson_gaussian) may be auto: the data are then taken as observations that carry this noise, and the parameter is estimated from them (docs/noise-estimation.md)"`
 	Train      *TrainConfig    `yaml:"train" doc:"joint training of the conditional flow and the diffusion prior on the training observations (core/train)"`
 	Sample     *SampleConfig   `yaml:"sample" doc:"prior samples and DPS restorations of the test observations with the trained diffusion prior (needs train)"`
 	Evaluate   *EvaluateConfig `yaml:"evaluate" doc:"metrics computed on the test split"`
 	Report     *ReportConfig   `yaml:"report" doc:"the human-readable report written into the run folder"`
+	// Estimated is written into a run's resolved pipeline (pipeline.yaml) when it resolves
+	// auto noise parameters (auto.go); its presence makes a resumed run take the data as
+	// observations again.
+	Estimated []Estimate `yaml:"estimated,omitempty" doc:"written by a run, not by hand: the corruption noise parameters given as auto, estimated from the training observations (docs/noise-estimation.md); present, the data are taken as observations that already carry that noise"`
+
+	auto           []autoParam // noise parameters written auto and not yet estimated
+	estimatedLines []int       // line of each estimated item, for located errors
 }
 
 // DataConfig selects and shapes the dataset.
@@ -101,11 +108,14 @@ func Parse(name string, data []byte) (*Pipeline, error) {
 		return nil, &LoadError{File: name, Errs: schema.Errors{ferr}}
 	}
 	p := &Pipeline{}
-	errs := schema.Unmarshal(data, p)
+	errs := p.unmarshal(data)
 	if dir != "" {
 		p.PluginsDir = dir
 	}
 	errs = append(errs, p.validateStages()...)
+	if len(errs) == 0 {
+		errs = p.checkAuto()
+	}
 	if len(errs) > 0 {
 		errs.Sort()
 		return nil, &LoadError{File: name, Errs: errs}
@@ -190,7 +200,11 @@ func (p *Pipeline) Resolved() ([]byte, error) {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(p); err != nil {
+	v, err := p.resolvedValue()
+	if err != nil {
+		return nil, err
+	}
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encode resolved pipeline: %w", err)
 	}
 	return b.Bytes(), enc.Close()

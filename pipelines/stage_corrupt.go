@@ -17,8 +17,13 @@ const (
 )
 
 // runCorrupt applies the pipeline's forward model y = N(A(x)) to the clean train and test
-// images and stores observations, per-sample parameters and (apart) the clean images.
+// images and stores observations, per-sample parameters and (apart) the clean images. A
+// pipeline with auto noise parameters takes its images as the observations instead
+// (runObserved).
 func runCorrupt(ctx context.Context, r *Run) error {
+	if r.P.observed() {
+		return runObserved(ctx, r)
+	}
 	fwd, err := r.Forward(ctx)
 	if err != nil {
 		return err

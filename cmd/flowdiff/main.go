@@ -82,6 +82,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			compareCommand(),
 			metricsCommand(),
 			bm3dCommand(),
+			estimateNoiseCommand(),
 			pluginsCommand(),
 			versionCommand(),
 		},
