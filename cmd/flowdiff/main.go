@@ -81,6 +81,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			reportCommand(),
 			compareCommand(),
 			metricsCommand(),
+			bm3dCommand(),
 			estimateNoiseCommand(),
 			pluginsCommand(),
 			versionCommand(),
