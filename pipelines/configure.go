@@ -41,14 +41,6 @@ func (p *Pipeline) Configure(ctx context.Context, offline bool) (ConfigureReport
 	return p.configure(ctx, p.specs(), offline)
 }
 
-// configureUnbuilt configures the items a run builds late (train.priors in the train stage,
-// evaluate.metrics in the evaluate stage) when it starts, so their rules fail before the
-// first stage; the corruption is checked by building the run's forward model (Run.Forward).
-func (p *Pipeline) configureUnbuilt(ctx context.Context) error {
-	_, err := p.configure(ctx, p.specs()[len(p.Corruption):], false)
-	return err
-}
-
 func (p *Pipeline) configure(ctx context.Context, specs []*registry.Spec, offline bool) (ConfigureReport, error) {
 	var rep ConfigureReport
 	var errs schema.Errors

@@ -12,6 +12,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/backend"
 	"github.com/flowdiff/flowdiff-go/core/runlock"
+	"github.com/flowdiff/flowdiff-go/registry"
 	"github.com/gomlx/gomlx/backends"
 )
 
@@ -42,7 +43,8 @@ type Run struct {
 	backend backends.Backend
 	choice  backend.Choice
 	closers []func() error
-	forward *Forward // built on first use; see Run.Forward
+	forward *Forward                 // built on first use; see Run.Forward
+	parts   map[*registry.Spec]built // train.priors and evaluate.metrics, built once; see Run.Part
 
 	// Handed from stage to stage.
 	Data *StageData
@@ -114,7 +116,7 @@ func Execute(ctx context.Context, p *Pipeline, opts Options) (dir string, err er
 			return r.Dir, err
 		}
 	}
-	if err := r.P.configureUnbuilt(ctx); err != nil {
+	if err := r.buildLateParts(ctx); err != nil {
 		return r.Dir, err
 	}
 	for _, s := range stages {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/report"
 	"github.com/flowdiff/flowdiff-go/core/train"
 	"github.com/flowdiff/flowdiff-go/registry"
@@ -36,9 +37,15 @@ func runTrain(ctx context.Context, r *Run) error {
 	}
 	op, noise := fwd.Op, fwd.Noise
 	opID, noiseID := partIDs(r.P.Corruption)
+	priors, err := r.trainPriors(ctx)
+	if err != nil {
+		return err
+	}
 	prob := train.Problem{Obs: r.Data.TrainObs, Params: r.Data.TrainParams, Op: op, Noise: noise,
-		Clean: r.Data.Train.Images.Shape, OpID: opID, NoiseID: noiseID}
-	tr, err := train.New(ctx, be, r.P.Train.Config, prob, r.Seed("train"), r.Log)
+		Clean: r.Data.Train.Images.Shape, OpID: opID, NoiseID: noiseID, Priors: priors}
+	cfg := r.P.Train.Config
+	cfg.Priors = nil // built once by the run (Run.Part) and passed in prob.Priors
+	tr, err := train.New(ctx, be, cfg, prob, r.Seed("train"), r.Log)
 	if err != nil {
 		return err
 	}
@@ -128,4 +135,22 @@ func plotCurve(dir string) error {
 		}
 	}
 	return report.WritePlotPNG(filepath.Join(dir, "losses.png"), "training losses per pixel vs step", series, false)
+}
+
+// trainPriors returns the extra priors of train.priors, built once per run (Run.Part).
+func (r *Run) trainPriors(ctx context.Context) ([]train.WeightedPrior, error) {
+	var out []train.WeightedPrior
+	for i := range r.P.Train.Priors {
+		ps := &r.P.Train.Priors[i]
+		v, err := r.Part(ctx, &ps.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("train.priors[%d]: %w", i, err)
+		}
+		p, ok := v.(part.Prior)
+		if !ok {
+			return nil, fmt.Errorf("train.priors[%d]: %s built a %T, which is not a part.Prior", i, ps.ID, v)
+		}
+		out = append(out, train.WeightedPrior{Name: ps.ID, Prior: p, Weight: ps.Weight})
+	}
+	return out, nil
 }

@@ -69,11 +69,16 @@ func (o *Op) log(event string) error {
 	if !o.record {
 		return nil
 	}
+	return record(event, "faulty.op")
+}
+
+// record appends "EVENT ID" to CallsFile.
+func record(event, id string) error {
 	f, err := os.OpenFile(CallsFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(f, "%s faulty.op\n", event)
+	_, err = fmt.Fprintf(f, "%s %s\n", event, id)
 	return errors.Join(err, f.Close())
 }
 
@@ -138,7 +143,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faulty: cannot open my model file, giving up")
 		os.Exit(2)
 	}
-	srv, err := sdk.NewServer(sdk.Plugin{Name: "faulty", Version: "0.0.1", Parts: []registry.Entry{entry}})
+	srv, err := sdk.NewServer(sdk.Plugin{Name: "faulty", Version: "0.0.1", Parts: []registry.Entry{entry, priorEntry, metricEntry}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
