@@ -27,10 +27,10 @@ const (
 	obsGain   = 0.6
 )
 
-// writeObservations writes files noisy uint16 TIFFs of side x side pixels into dir/obs and
+// writeNoisyTIFFs writes files noisy uint16 TIFFs of side x side pixels into dir/obs and
 // their clean originals into dir/clean (names img00.tif, ...); pages > 1 makes each file a
 // stack of that many images. It returns the two folders.
-func writeObservations(t testing.TB, dir string, files, pages, side int, seed int64) (obs, clean string) {
+func writeNoisyTIFFs(t testing.TB, dir string, files, pages, side int, seed int64) (obs, clean string) {
 	t.Helper()
 	obs, clean = filepath.Join(dir, "obs"), filepath.Join(dir, "clean")
 	set, err := data.Synthetic(data.SyntheticOptions{Height: side, Width: side}, files*pages, seed)
@@ -105,7 +105,7 @@ report: {grid: 4}
 // without references the metrics are skipped with a note while the residual diagnostics run.
 func TestObservationsRun(t *testing.T) {
 	tmp := t.TempDir()
-	obs, clean := writeObservations(t, tmp, 4, 2, 32, 1)
+	obs, clean := writeNoisyTIFFs(t, tmp, 4, 2, 32, 1)
 	for _, withRef := range []bool{true, false} {
 		t.Run(fmt.Sprintf("references=%v", withRef), func(t *testing.T) {
 			ref := ""
@@ -187,7 +187,7 @@ func checkStoredAsRead(t *testing.T, dir string, stored []float32) {
 // in how the observations and the declared forward model fit together.
 func TestObservationsNameTheMistake(t *testing.T) {
 	tmp := t.TempDir()
-	obs, clean := writeObservations(t, tmp, 2, 1, 16, 2)
+	obs, clean := writeNoisyTIFFs(t, tmp, 2, 1, 16, 2)
 	extraRef := filepath.Join(tmp, "refs")
 	os.MkdirAll(extraRef, 0o755)
 	for _, f := range []string{"img00.tif", "img01.tif", "img07.tif"} {
@@ -240,4 +240,35 @@ func writeFloat(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestObservationsAutoSigma declares the observations' noise as sigma: auto: the run estimates
+// it from the training observations (core/noiseest, in normalized units), writes it into its
+// pipeline.yaml, and stores the observations as read. The files carry sigma 0.1 (a few pixels
+// clipped); the bound, 15%, leaves room for the filaments' edges, which the estimators
+// discount but not entirely on 16x16 patches (measured: 0.0964).
+func TestObservationsAutoSigma(t *testing.T) {
+	obs, _ := writeNoisyTIFFs(t, t.TempDir(), 4, 2, 32, 4)
+	y := strings.Replace(observationsPipeline(obs, "", "", 3), fmt.Sprintf("sigma: %g", obsSigma), "sigma: auto", 1)
+	p, err := Parse("auto.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := Execute(context.Background(), p.Only("data", "corrupt"), Options{Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := Load(filepath.Join(dir, PipelineFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("estimated: %+v", resolved.Estimated)
+	if len(resolved.Estimated) != 1 || math.Abs(resolved.Estimated[0].Value-obsSigma) > 0.15*obsSigma {
+		t.Errorf("estimated %+v, want sigma within 15%% of %g", resolved.Estimated, obsSigma)
+	}
+	set, err := corrupt.Read(filepath.Join(dir, trainStore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStoredAsRead(t, obs, set.Observations.Data)
 }

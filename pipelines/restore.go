@@ -253,11 +253,14 @@ func openRestorer(ctx context.Context, req RestoreRequest, p *Pipeline) (*restor
 	dir := filepath.Join(req.RunDir, trainDir)
 	if set.Method == "flow" {
 		if rs.flow, err = train.NewFlowGenerator(be, dir, c.Flow); err == nil {
+			for _, w := range rs.flow.Warnings {
+				req.Log.Warn(w)
+			}
 			set.CheckpointStep = rs.flow.Step
 			closers = append(closers, rs.flow.Finalize)
 		}
 	} else if rs.ps, err = newPriorSampler(be, dir, c, set.Batch, req.Log); err == nil {
-		_, set.CheckpointStep, err = train.LoadPrior(dir)
+		_, set.CheckpointStep, err = train.LoadPrior(dir, slog.New(slog.DiscardHandler))
 	}
 	if err != nil {
 		closeAll()

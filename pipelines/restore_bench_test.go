@@ -23,7 +23,7 @@ import (
 //	go test -run XXX -bench Restore512 -benchtime 3x ./pipelines/
 func BenchmarkRestore512(b *testing.B) {
 	tmp := b.TempDir()
-	obs, _ := writeObservations(b, tmp, 4, 1, 32, 1)
+	obs, _ := writeNoisyTIFFs(b, tmp, 4, 1, 32, 1)
 	p, err := Parse("bench.yaml", []byte(fmt.Sprintf(`version: 1
 name: bench
 data: {source: observations, path: %s, size: 32, train: 3, test: 1}

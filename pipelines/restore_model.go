@@ -138,16 +138,16 @@ func (rs *restorer) flowDraw(yp *batch.Batch, grid *tiles.Grid, rng *rand.Rand) 
 // noise streams start at draw times the tile count).
 func (rs *restorer) dps(ctx context.Context, yp *batch.Batch, grid *tiles.Grid, seed uint64, draw int) (*batch.Batch, error) {
 	run := func(y *batch.Batch, first int) (*batch.Batch, error) {
-		w, err := dpsWeights(ctx, rs.fwd.Noise, y)
+		w, err := diffusion.DPSWeights(ctx, rs.fwd.Noise, y)
 		if err != nil {
 			return nil, err
 		}
-		prob := diffusion.DPSProblem{Op: inModelRange(rs.fwd.Op), Y: y, Zeta: rs.set.Zeta, Weight: w, Steps: rs.set.Steps}
-		x, err := rs.ps.s.DPS(ctx, y.Shape, prob, diffusion.SampleOptions{Seed: int64(seed & (1<<62 - 1)), FirstIndex: first, Clip: modelClip})
+		prob := diffusion.DPSProblem{Op: diffusion.InModelRange(rs.fwd.Op), Y: y, Zeta: rs.set.Zeta, Weight: w, Steps: rs.set.Steps}
+		x, err := rs.ps.s.DPS(ctx, y.Shape, prob, diffusion.SampleOptions{Seed: int64(seed & (1<<62 - 1)), FirstIndex: first, Clip: diffusion.ModelClip})
 		if err != nil {
 			return nil, err
 		}
-		return toImage(x), nil
+		return diffusion.ToImage(x), nil
 	}
 	if grid == nil {
 		return run(yp, draw)

@@ -58,7 +58,7 @@ evaluate: {metrics: [metric.psnr]}
 func trainedRun(t *testing.T, steps int) (run, obs, clean string) {
 	t.Helper()
 	tmp := t.TempDir()
-	obs, clean = writeObservations(t, tmp, 6, 1, 64, 11)
+	obs, clean = writeNoisyTIFFs(t, tmp, 6, 1, 64, 11)
 	p, err := Parse("restore.yaml", []byte(restorePipeline(obs, steps)))
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +257,7 @@ func sameOutputs(t *testing.T, a, b string) {
 // run, and an output folder holding the inputs is refused.
 func TestRestoreResumesSkipsAndReportsFailures(t *testing.T) {
 	tmp := t.TempDir()
-	obs, _ := writeObservations(t, tmp, 4, 2, 32, 3)
+	obs, _ := writeNoisyTIFFs(t, tmp, 4, 2, 32, 3)
 	p, err := Parse("obs.yaml", []byte(observationsPipeline(obs, "", "  normalize: auto\n", 3)))
 	if err != nil {
 		t.Fatal(err)

@@ -1,30 +1,30 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 
 	"github.com/gomlx/gomlx/backends"
-	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
 	"github.com/flowdiff/flowdiff-go/core/formats/npy"
-	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/progress"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )
 
 // priorSampler draws from the trained diffusion prior in image units. The U-Net works on
-// 2x-1 (DDPM's [-1,1], see core/train); samples are clipped to [-1,1] at every step
-// (SampleOptions.Clip) and returned as (x+1)/2 in [0,1].
+// 2x-1 (DDPM's [-1,1], see core/diffusion's model units); samples are clipped to [-1,1] at
+// every step (diffusion.ModelClip) and returned as (x+1)/2 in [0,1] (diffusion.ToImage).
 type priorSampler struct {
 	s     *diffusion.Sampler
 	sched *diffusion.Schedule
@@ -34,7 +34,7 @@ type priorSampler struct {
 
 // newPriorSampler loads the EMA weights of the diffusion model from the training folder dir.
 func newPriorSampler(be backends.Backend, dir string, cfg train.Config, batchSize int, log *slog.Logger) (*priorSampler, error) {
-	model, step, err := train.LoadPrior(dir)
+	model, step, err := train.LoadPrior(dir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -48,93 +48,6 @@ func newPriorSampler(be backends.Backend, dir string, cfg train.Config, batchSiz
 	}
 	log.Info("diffusion prior loaded (EMA weights)", "dir", dir, "checkpoint_step", step)
 	return &priorSampler{s: s, sched: sched, batch: max(1, batchSize), log: log}, nil
-}
-
-// modelClip is the range of the diffusion model's images (2x-1 of [0,1]).
-var modelClip = [2]float64{-1, 1}
-
-// toImage maps model units to [0,1] intensities, clipped.
-func toImage(b *batch.Batch) *batch.Batch {
-	out := b.Clone()
-	for i, v := range out.Data {
-		out.Data[i] = min(1, max(0, (v+1)/2))
-	}
-	return out
-}
-
-// modelRangeOp applies A to model-unit images: B(x) = A((x+1)/2), so DPS can guide the U-Net's
-// x0_hat with the observations' operator, which acts on [0,1] intensities. Its VJP is
-// J_A((x+1)/2)ᵀ v / 2. It keeps A's in-graph form when A has one; otherwise (a plugin's
-// operator) DPS takes the gradient-injection path through Apply and VJP.
-type modelRangeOp struct{ part.Operator }
-
-func toUnit(x *batch.Batch) *batch.Batch {
-	u := x.Clone()
-	for i, v := range u.Data {
-		u.Data[i] = (v + 1) / 2
-	}
-	return u
-}
-
-func (m modelRangeOp) Apply(ctx context.Context, x *batch.Batch, p part.Params) (*batch.Batch, error) {
-	return m.Operator.Apply(ctx, toUnit(x), p)
-}
-
-func (m modelRangeOp) VJP(ctx context.Context, x, v *batch.Batch, p part.Params) (*batch.Batch, error) {
-	g, err := m.Operator.VJP(ctx, toUnit(x), v, p)
-	if err != nil {
-		return nil, err
-	}
-	for i := range g.Data {
-		g.Data[i] /= 2
-	}
-	return g, nil
-}
-
-// modelRangeGraphOp is modelRangeOp for an A with an in-graph form, which it keeps.
-type modelRangeGraphOp struct{ modelRangeOp }
-
-func (m modelRangeGraphOp) ApplyGraph(x *graph.Node, p map[string]*graph.Node) *graph.Node {
-	return m.Operator.(operators.GraphOperator).ApplyGraph(graph.MulScalar(graph.AddScalar(x, 1), 0.5), p)
-}
-
-// inModelRange wraps op as modelRangeGraphOp when it has an in-graph form, else modelRangeOp.
-func inModelRange(op part.Operator) part.Operator {
-	if operators.HasGraph(op) {
-		return modelRangeGraphOp{modelRangeOp{op}}
-	}
-	return modelRangeOp{op}
-}
-
-// dpsWeights returns the per-pixel residual weights of DPS for noise model nm: nil (the plain
-// residual norm, Chung et al. 2022 Algorithm 1) for Gaussian noise and for models that do not
-// state their variance; otherwise w_j = mean(v)/v_j with v_j the noise variance at y_j (floored
-// at 1% of the mean variance), which is Algorithm 2's Λ_jj ∝ 1/y_j for Poisson noise, scaled
-// so that the mean weight is 1 and zeta keeps its meaning.
-func dpsWeights(ctx context.Context, nm part.NoiseModel, y *batch.Batch) (*batch.Batch, error) {
-	if _, gaussian := nm.(*operators.GaussianNoise); gaussian || nm == nil {
-		return nil, nil
-	}
-	mom, ok := nm.(part.NoiseMoments)
-	if !ok {
-		return nil, nil
-	}
-	_, v, err := mom.Moments(ctx, y)
-	if err != nil {
-		return nil, fmt.Errorf("dps weights: %w", err)
-	}
-	var mean float64
-	for _, x := range v.Data {
-		mean += float64(x) / float64(len(v.Data))
-	}
-	if !(mean > 0) {
-		return nil, nil
-	}
-	w := batch.New(y.N, y.H, y.W, y.C)
-	for i, x := range v.Data {
-		w.Data[i] = float32(mean / max(float64(x), 0.01*mean))
-	}
-	return w, nil
 }
 
 // sampleJob is one sampling task split into batches, each stored as a part file as soon as it
@@ -178,20 +91,25 @@ func (j sampleJob) run(ctx context.Context, batchSize int, log *slog.Logger) (*b
 	for from, k := 0, 1; from < j.n; from, k = from+batchSize, k+1 {
 		to := min(j.n, from+batchSize)
 		part := filepath.Join(parts, fmt.Sprintf("%06d.npy", from))
-		b, err := readBatch(part)
+		b, err := readBatchVerified(part, false)
 		if err != nil || b.N != to-from || b.ImageSize() != j.shape.ImageSize() {
+			if _, serr := os.Stat(part); serr == nil {
+				log.Warn("stored sample part cannot be used; drawing it again", "err", fmt.Sprint(err))
+			}
 			if b, err = j.draw(ctx, from, to); err != nil {
 				return nil, fmt.Errorf("%s images %d..%d: %w", j.name, from, to-1, err)
 			}
-			if err := npy.WriteFile(part, b.Dims(), b.Data); err != nil {
+			if err := writeBatchSummed(part, b.Dims(), b.Data); err != nil {
 				return nil, err
 			}
+		} else {
+			meter.Skip(1) // read back, not drawn: not this process's rate
 		}
 		copy(out.Data[from*out.ImageSize():], b.Data)
 		meter.Update(k)
 	}
-	if err := npy.WriteFile(final, out.Dims(), out.Data); err != nil {
-		return nil, err
+	if err := writeBatchSummed(final, out.Dims(), out.Data); err != nil {
+		return nil, fmt.Errorf("%w (the %d images drawn are kept in %s for the next try)", err, j.n, parts)
 	}
 	return out, os.RemoveAll(parts)
 }
@@ -201,11 +119,27 @@ func sameJSON(a, b []byte) bool {
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
-// readBatch reads an [N,H,W,C] .npy file.
-func readBatch(path string) (*batch.Batch, error) {
-	a, err := npy.ReadFile(path)
+// writeBatchSummed writes b as an '<f4' .npy file with its checksum file (core/atomicfile), for
+// outputs read back later.
+func writeBatchSummed(path string, dims []int, data []float32) error {
+	return atomicfile.WriteSummed(path, 0o644, func(w io.Writer) error { return npy.Write(w, dims, data) })
+}
+
+// readBatch reads an [N,H,W,C] .npy file, verified against its checksum file when it has
+// one (outputs of older builds have none).
+func readBatch(path string) (*batch.Batch, error) { return readBatchVerified(path, true) }
+
+// readBatchVerified reads an [N,H,W,C] .npy file after checking it against its checksum
+// file (core/atomicfile); a file without one is read as it is when allowUnsummed (outputs of
+// older builds).
+func readBatchVerified(path string, allowUnsummed bool) (*batch.Batch, error) {
+	data, err := atomicfile.ReadVerified(path, allowUnsummed)
 	if err != nil {
 		return nil, err
+	}
+	a, err := npy.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(a.Shape) != 4 {
 		return nil, fmt.Errorf("%s: shape %v, want [N,H,W,C]", path, a.Shape)
@@ -221,7 +155,7 @@ func (ps *priorSampler) priorJob(dir string, n int, shape batch.Shape, kind stri
 		draw: func(ctx context.Context, from, to int) (*batch.Batch, error) {
 			s := shape
 			s.N = to - from
-			opt := diffusion.SampleOptions{Seed: seed, FirstIndex: from, Clip: modelClip}
+			opt := diffusion.SampleOptions{Seed: seed, FirstIndex: from, Clip: diffusion.ModelClip}
 			var x *batch.Batch
 			var err error
 			switch kind {
@@ -235,13 +169,13 @@ func (ps *priorSampler) priorJob(dir string, n int, shape batch.Shape, kind stri
 			if err != nil {
 				return nil, err
 			}
-			return toImage(x), nil
+			return diffusion.ToImage(x), nil
 		}}
 }
 
 // dpsJob restores the first n observations of obs (with their operator parameters) by DPS
 // with step size zeta over steps steps (0: all T), guiding through op applied to the prior's
-// images and weighting the residual for noise model nm (see dpsWeights).
+// images and weighting the residual for noise model nm (see diffusion.DPSWeights).
 func (ps *priorSampler) dpsJob(dir string, obs *batch.Batch, params part.Params, op part.Operator,
 	nm part.NoiseModel, clean batch.Shape, n, steps int, zeta float64, seed int64) (sampleJob, error) {
 	n = min(n, obs.N)
@@ -249,17 +183,17 @@ func (ps *priorSampler) dpsJob(dir string, obs *batch.Batch, params part.Params,
 	return sampleJob{name: "dps", dir: dir, settings: settings, n: n, shape: clean,
 		draw: func(ctx context.Context, from, to int) (*batch.Batch, error) {
 			y := obs.Slice(from, to)
-			w, err := dpsWeights(ctx, nm, y)
+			w, err := diffusion.DPSWeights(ctx, nm, y)
 			if err != nil {
 				return nil, err
 			}
 			s := clean
 			s.N = to - from
-			prob := diffusion.DPSProblem{Op: inModelRange(op), Params: params.Slice(from, to), Y: y, Zeta: zeta, Weight: w, Steps: steps}
-			x, err := ps.s.DPS(ctx, s, prob, diffusion.SampleOptions{Seed: seed, FirstIndex: from, Clip: modelClip})
+			prob := diffusion.DPSProblem{Op: diffusion.InModelRange(op), Params: params.Slice(from, to), Y: y, Zeta: zeta, Weight: w, Steps: steps}
+			x, err := ps.s.DPS(ctx, s, prob, diffusion.SampleOptions{Seed: seed, FirstIndex: from, Clip: diffusion.ModelClip})
 			if err != nil {
 				return nil, err
 			}
-			return toImage(x), nil
+			return diffusion.ToImage(x), nil
 		}}, nil
 }

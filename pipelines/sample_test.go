@@ -1,16 +1,19 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/operators"
-	"github.com/flowdiff/flowdiff-go/core/part"
-	"github.com/flowdiff/flowdiff-go/registry/conformance"
 )
 
 // TestSampleJobResumes checks the sample stage's resumption: each batch is stored as a part
@@ -88,51 +91,78 @@ func TestSampleJobResumes(t *testing.T) {
 	}
 }
 
-// TestDPSWeights: Gaussian noise keeps the plain residual norm (nil weights); Poisson noise
-// weights pixels by the inverse variance, mean-normalized, with the variance floored.
-func TestDPSWeights(t *testing.T) {
-	ctx := t.Context()
-	y := batch.New(1, 1, 4, 1)
-	copy(y.Data, []float32{0, 0.1, 0.5, 1})
-	g, _ := operators.NewGaussianNoise(operators.GaussianNoiseConfig{Sigma: 0.1})
-	if w, err := dpsWeights(ctx, g, y); err != nil || w != nil {
-		t.Errorf("gaussian: weights %v, err %v; want none", w, err)
+// TestSampleJobDamagedPart: a stored part that changed on disk (one flipped byte) is not
+// trusted on the rerun: it is drawn again, with a warning naming it. A final file that cannot
+// be written (a full disk) fails with the cause and keeps the parts for the next try.
+func TestSampleJobDamagedPart(t *testing.T) {
+	dir := t.TempDir()
+	var calls []int
+	stop := true
+	job := sampleJob{name: "dps", dir: dir, settings: map[string]int{"steps": 5}, n: 10, shape: batch.Shape{H: 2, W: 2, C: 1},
+		draw: func(_ context.Context, from, to int) (*batch.Batch, error) {
+			calls = append(calls, from)
+			if from == 8 && stop {
+				return nil, context.Canceled // the first run stops at its last batch
+			}
+			b := batch.New(to-from, 2, 2, 1)
+			for k := range b.N {
+				for i := range 4 {
+					b.Data[k*4+i] = float32(from + k)
+				}
+			}
+			return b, nil
+		}}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := job.run(context.Background(), 4, log); err == nil {
+		t.Fatal("the interrupted run did not fail")
 	}
-	p, err := operators.NewPoissonNoise(operators.PoissonNoiseConfig{Photons: 10})
+	part := filepath.Join(dir, "parts-dps", "000004.npy")
+	data, err := os.ReadFile(part)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := dpsWeights(ctx, p, y)
-	if err != nil || w == nil {
-		t.Fatalf("poisson: weights %v, err %v", w, err)
-	}
-	// variances y/10 = 0, 0.01, 0.05, 0.1; mean 0.04; floor 0.0004.
-	want := []float64{0.04 / 0.0004, 4, 0.8, 0.4}
-	for i, v := range w.Data {
-		if d := float64(v) - want[i]; d > 1e-4*want[i] || d < -1e-4*want[i] {
-			t.Errorf("weight %d = %v, want %v", i, v, want[i])
-		}
-	}
-}
+	data[len(data)-2] ^= 0x10 // the last image's last value: 7 becomes 7.0000x
+	os.WriteFile(part, data, 0o644)
 
-// TestModelRangeOp: the operator DPS guides with, B(x) = A((x+1)/2), passes the conformance
-// suite (VJP against finite differences) both for an operator with an in-graph form and for one
-// without (a plugin's, here blur.gaussian hidden by operators.Opaque), and keeps the in-graph
-// form only when A has one.
-func TestModelRangeOp(t *testing.T) {
-	blur, err := operators.NewGaussianBlur(operators.GaussianBlurConfig{Size: 5, Sigma: 1})
+	calls, stop = nil, false
+	b, err := job.run(context.Background(), 4, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		name  string
-		op    part.Operator
-		graph bool
-	}{{"in-graph", blur, true}, {"opaque", operators.Opaque(blur), false}} {
-		b := inModelRange(c.op)
-		if got := operators.HasGraph(b); got != c.graph {
-			t.Errorf("%s: HasGraph = %v, want %v", c.name, got, c.graph)
+	if len(calls) != 2 || calls[0] != 4 || calls[1] != 8 {
+		t.Errorf("rerun drew batches %v, want [4 8] (the damaged part and the missing one)", calls)
+	}
+	for k := range b.N {
+		if b.Data[k*4+3] != float32(k) {
+			t.Errorf("image %d holds %v", k, b.Data[k*4+3])
 		}
-		conformance.Require(t, conformance.CheckOperator(context.Background(), b, conformance.Options{}))
+	}
+	if !strings.Contains(logs.String(), "000004.npy is damaged") {
+		t.Errorf("no warning naming the damaged part:\n%s", logs.String())
+	}
+	if err := atomicfile.Verify(filepath.Join(dir, "dps.npy")); err != nil {
+		t.Errorf("final file: %v", err)
+	}
+
+	// A full disk while writing the final file.
+	os.Remove(filepath.Join(dir, "dps.npy"))
+	os.Remove(filepath.Join(dir, "dps.npy"+atomicfile.SumSuffix))
+	calls = nil
+	job.settings = map[string]int{"steps": 6}
+	remove := atomicfile.InjectFault(func(path string, w io.Writer) io.Writer {
+		if filepath.Base(path) == "dps.npy" {
+			return atomicfile.DiskFull(dir, 10)(path, w)
+		}
+		return w
+	})
+	_, err = job.run(context.Background(), 4, log)
+	remove()
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "dps.npy") {
+		t.Errorf("err = %v, want ENOSPC naming dps.npy", err)
+	}
+	calls = nil
+	if _, err := job.run(context.Background(), 4, log); err != nil || len(calls) != 0 {
+		t.Errorf("after the full disk: err %v, drew %v again (want none: the parts were kept)", err, calls)
 	}
 }

@@ -52,14 +52,16 @@ func (c *DataConfig) Normalization() observe.Normalization {
 // train and test sets with the seed, references alongside.
 func loadObservations(ctx context.Context, r *Run) error {
 	c := r.P.Data
-	fwd, err := r.Forward(ctx)
-	if err != nil {
-		return err
-	}
 	clean := batch.Shape{N: 1, H: c.Size, W: c.Size, C: c.Channels}
-	out, err := fwd.Op.OutShape(ctx, clean)
-	if err != nil {
-		return fmt.Errorf("corruption: the declared operators cannot act on %dx%dx%d images (data.size, data.channels): %w", c.Size, c.Size, c.Channels, err)
+	out := clean // with auto noise parameters the operators must keep the shape (checked once built)
+	if len(r.P.auto) == 0 {
+		fwd, err := r.Forward(ctx)
+		if err != nil {
+			return err
+		}
+		if out, err = fwd.Op.OutShape(ctx, clean); err != nil {
+			return fmt.Errorf("corruption: the declared operators cannot act on %dx%dx%d images (data.size, data.channels): %w", c.Size, c.Size, c.Channels, err)
+		}
 	}
 	inputs, err := observe.List([]string{c.Path})
 	if err != nil {
@@ -120,17 +122,27 @@ func splitTake(d *data.Dataset, c *DataConfig, r *Run) (*data.Dataset, *data.Dat
 // storeObservations is the corrupt stage of source: observations: the forward model is
 // declared, not applied, so the observations are stored as read (core/corrupt's format, the
 // references, when given, as its clean images) with the operators' per-sample parameters when
-// they have fixed ones, and the normalization of every file goes to ScalingFile.
+// they have fixed ones, and the normalization of every file goes to ScalingFile. Auto noise
+// parameters are estimated from the training observations first (as for runObserved).
 func storeObservations(ctx context.Context, r *Run) error {
-	fwd, err := r.Forward(ctx)
+	o := r.Data.observed
+	auto := len(r.P.auto) > 0
+	fwd, err := resolveAuto(ctx, r, o.train.Images)
 	if err != nil {
 		return err
+	}
+	if auto {
+		if err := checkObservedOps(ctx, fwd.Op, o.train.Images.Shape); err != nil {
+			return err
+		}
+		if err := writeResolved(r); err != nil {
+			return err
+		}
 	}
 	text, err := corrupt.ResolvedYAML(r.P.Corruption)
 	if err != nil {
 		return err
 	}
-	o := r.Data.observed
 	for _, s := range []struct {
 		name, dir string
 		obs, ref  *data.Dataset

@@ -82,6 +82,8 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			reportCommand(),
 			compareCommand(),
 			metricsCommand(),
+			bm3dCommand(),
+			estimateNoiseCommand(),
 			pluginsCommand(),
 			versionCommand(),
 		},

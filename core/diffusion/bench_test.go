@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // Benchmarks run on the pure-Go backend (testGoConfig) in float32; figures are recorded in
@@ -44,7 +45,7 @@ func BenchmarkTrainStep(b *testing.B) {
 				continue
 			}
 			b.Run(c.name+"/"+shape.String(), func(b *testing.B) {
-				be := goBackend(b)
+				be := gomlxtest.Backend(b, testGoConfig)
 				ctx := seededContext(b, 1)
 				opt := optimizers.Adam().LearningRate(1e-3).Done()
 				e := mlctx.MustNewExec(be, ctx, func(ctx *mlctx.Context, in []*graph.Node) *graph.Node {
@@ -78,7 +79,7 @@ func BenchmarkForward(b *testing.B) {
 	for _, c := range benchConfigs {
 		shape := benchShapes[0]
 		b.Run(c.name+"/"+shape.String(), func(b *testing.B) {
-			be := goBackend(b)
+			be := gomlxtest.Backend(b, testGoConfig)
 			ctx := seededContext(b, 1)
 			e := mlctx.MustNewExec(be, ctx, func(ctx *mlctx.Context, x, t *graph.Node) *graph.Node {
 				return EpsModel(ctx, c.cfg, x, t)
@@ -99,7 +100,7 @@ func BenchmarkForward(b *testing.B) {
 // the cost) with the DDPM schedule of T steps.
 func benchSampler(b *testing.B, shape batch.Shape, T int) *Sampler {
 	b.Helper()
-	be := goBackend(b)
+	be := gomlxtest.Backend(b, testGoConfig)
 	ctx := seededContext(b, 1)
 	if err := InitUNet(be, ctx, UNetConfig{}, shape); err != nil {
 		b.Fatal(err)

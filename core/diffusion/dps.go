@@ -38,7 +38,7 @@ type DPSProblem struct {
 	// Weight, when set, weights the residual per observation pixel: the guidance norm becomes
 	// sqrt(Σ_j w_j r_j²), Chung et al.'s ||y - A(x0_hat)||_Λ with Λ = diag(w). They use
 	// Λ_jj ∝ 1/y_j for Poisson noise (their Algorithm 2); nil is the plain norm of Gaussian
-	// noise (Algorithm 1). Shaped like Y.
+	// noise (Algorithm 1). Shaped like Y. DPSWeights derives it from a noise model.
 	Weight *batch.Batch
 	// Steps, when 0 or the schedule's T, runs DDPM's T ancestral steps (Algorithm 1). A smaller
 	// count visits Schedule.DDIMSteps(Steps) with DDIM's eta = 1 transitions (the DDPM
@@ -145,4 +145,36 @@ func (s *Sampler) dpsCoefs(p DPSProblem) []stepCoef {
 		return s.ddimCoefs(p.Steps, 1)
 	}
 	return s.ancestralCoefs()
+}
+
+// DPSWeights returns the per-pixel residual weights (DPSProblem.Weight) of DPS for noise model
+// nm at observations y: nil (the plain residual norm, Chung et al. 2022 Algorithm 1) for
+// Gaussian noise, for a nil nm and for models that do not state their variance
+// (part.NoiseMoments); otherwise w_j = mean(v)/v_j with v_j the noise variance at y_j (floored
+// at 1% of the mean variance), which is Algorithm 2's Λ_jj ∝ 1/y_j for Poisson noise, scaled
+// so that the mean weight is 1 and zeta keeps its meaning. Shaped like y.
+func DPSWeights(ctx context.Context, nm part.NoiseModel, y *batch.Batch) (*batch.Batch, error) {
+	if _, gaussian := nm.(*operators.GaussianNoise); gaussian || nm == nil {
+		return nil, nil
+	}
+	mom, ok := nm.(part.NoiseMoments)
+	if !ok {
+		return nil, nil
+	}
+	_, v, err := mom.Moments(ctx, y)
+	if err != nil {
+		return nil, fmt.Errorf("dps weights: %w", err)
+	}
+	var mean float64
+	for _, x := range v.Data {
+		mean += float64(x) / float64(len(v.Data))
+	}
+	if !(mean > 0) {
+		return nil, nil
+	}
+	w := batch.New(y.N, y.H, y.W, y.C)
+	for i, x := range v.Data {
+		w.Data[i] = float32(mean / max(float64(x), 0.01*mean))
+	}
+	return w, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // tolDPSInject bounds max|x_injected - x_graph| / max|x_graph| after a whole DPS run. The two
@@ -26,7 +27,7 @@ const tolDPSInject = 1e-4
 // the guidance is not negligible: DPS moves the samples away from unguided ancestral sampling
 // by far more than that tolerance.
 func TestDPSInjectedMatchesGraph(t *testing.T) {
-	b := goBackend(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	rng := rand.New(rand.NewPCG(5, 5))
 	shape := batch.Shape{N: 3, H: 8, W: 8, C: 1}
 	sched, _ := NewLinear(20, 1e-3, 0.2)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/operators"
 )
 
 // TestDPSWeightAndSteps checks the two DPS options on the trained toy model:
@@ -75,5 +76,32 @@ func TestDPSWeightAndSteps(t *testing.T) {
 	t.Logf("5-step DPS mean residual %.3f vs unguided %.3f", ms, mu)
 	if !(ms < mu) {
 		t.Errorf("5-step DPS residual %.3f not below the unguided %.3f", ms, mu)
+	}
+}
+
+// TestDPSWeights: Gaussian noise keeps the plain residual norm (nil weights); Poisson noise
+// weights pixels by the inverse variance, mean-normalized, with the variance floored.
+func TestDPSWeights(t *testing.T) {
+	ctx := t.Context()
+	y := batch.New(1, 1, 4, 1)
+	copy(y.Data, []float32{0, 0.1, 0.5, 1})
+	g, _ := operators.NewGaussianNoise(operators.GaussianNoiseConfig{Sigma: 0.1})
+	if w, err := DPSWeights(ctx, g, y); err != nil || w != nil {
+		t.Errorf("gaussian: weights %v, err %v; want none", w, err)
+	}
+	p, err := operators.NewPoissonNoise(operators.PoissonNoiseConfig{Photons: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := DPSWeights(ctx, p, y)
+	if err != nil || w == nil {
+		t.Fatalf("poisson: weights %v, err %v", w, err)
+	}
+	// variances y/10 = 0, 0.01, 0.05, 0.1; mean 0.04; floor 0.0004.
+	want := []float64{0.04 / 0.0004, 4, 0.8, 0.4}
+	for i, v := range w.Data {
+		if d := float64(v) - want[i]; d > 1e-4*want[i] || d < -1e-4*want[i] {
+			t.Errorf("weight %d = %v, want %v", i, v, want[i])
+		}
 	}
 }

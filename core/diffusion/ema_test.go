@@ -12,13 +12,14 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // emaRun trains a tiny U-Net for steps Adam steps with UpdateEMA(decay) in the training graph
 // and returns the context and the values of every U-Net variable after each step.
 func emaRun(t *testing.T, decay float64, steps int) (*context.Context, [][][]float64) {
 	t.Helper()
-	b := goBackend(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	cfg := UNetConfig{Channels: 4, Multipliers: []int{1, 2}, TimeEmbed: 8}
 	shape := batch.Shape{N: 4, H: 8, W: 8, C: 1}
 	sched, _ := NewLinear(100, 1e-3, 0.2)
@@ -41,7 +42,7 @@ func emaRun(t *testing.T, decay float64, steps int) (*context.Context, [][][]flo
 			tensors.FromFlatDataAndDimensions(in.SqrtOneMinusAbar, shape.N))
 		var snap [][]float64
 		for _, v := range trainableVars(ctx, "/"+UNetScope) {
-			snap = append(snap, flat64(v.MustValue()))
+			snap = append(snap, gomlxtest.Flat64(v.MustValue()))
 		}
 		history = append(history, snap)
 	}
@@ -60,7 +61,7 @@ func shadows(t *testing.T, ctx *context.Context) [][]float64 {
 		if s.Trainable {
 			t.Errorf("shadow of %s is trainable", v.ScopeAndName())
 		}
-		out = append(out, flat64(s.MustValue()))
+		out = append(out, gomlxtest.Flat64(s.MustValue()))
 	}
 	return out
 }
@@ -125,7 +126,7 @@ func TestEMAContext(t *testing.T) {
 		if c == nil {
 			t.Fatalf("EMA context lacks %s", v.ScopeAndName())
 		}
-		for j, x := range flat64(c.MustValue()) {
+		for j, x := range gomlxtest.Flat64(c.MustValue()) {
 			if x != want[i][j] {
 				t.Fatalf("%s[%d] = %v, shadow %v", v.ScopeAndName(), j, x, want[i][j])
 			}
@@ -138,7 +139,7 @@ func TestEMAContext(t *testing.T) {
 		t.Errorf("empty context: error %v", err)
 	}
 	fresh := seededContext(t, 1)
-	if err := InitUNet(goBackend(t), fresh, UNetConfig{}, batch.Shape{N: 1, H: 8, W: 8, C: 1}); err != nil {
+	if err := InitUNet(gomlxtest.Backend(t, testGoConfig), fresh, UNetConfig{}, batch.Shape{N: 1, H: 8, W: 8, C: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := EMAContext(fresh, UNetScope); err == nil || !strings.Contains(err.Error(), "never updated") {

@@ -5,11 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"sync"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
-	_ "github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -21,44 +18,9 @@ import (
 
 // testGoConfig is the configuration of the pure-Go backend in tests and benchmarks:
 // nn.PortableBackendConfig (sequential op scheduling: SimpleGo's parallel scheduler can
-// deadlock on these graphs on 2 cores, see core/nn), or $DIFFUSION_GO_CONFIG when set.
+// deadlock on these graphs on 2 cores, see core/nn), or $DIFFUSION_GO_CONFIG when set; tests
+// get the backend from gomlxtest.Backend and gomlxtest.ForEachBackend.
 var testGoConfig = cmp.Or(os.Getenv("DIFFUSION_GO_CONFIG"), nn.PortableBackendConfig)
-
-var (
-	goOnce    sync.Once
-	goShared  backends.Backend
-	goSharedE error
-)
-
-// goBackend returns the pure-Go backend, one instance shared by the package's tests (tensors
-// of one backend instance cannot be used by another).
-func goBackend(tb testing.TB) backends.Backend {
-	tb.Helper()
-	goOnce.Do(func() { goShared, goSharedE = backends.NewWithConfig(testGoConfig) })
-	if goSharedE != nil {
-		tb.Fatalf("backend %q: %v", testGoConfig, goSharedE)
-	}
-	return goShared
-}
-
-// forEachBackend runs fn as a subtest on every backend registered in the test binary (this
-// package's tests link only "go"; a build that links xla runs there too).
-func forEachBackend(t *testing.T, fn func(t *testing.T, b backends.Backend)) {
-	t.Helper()
-	for _, name := range backends.List() {
-		t.Run(name, func(t *testing.T) {
-			config := name
-			if name == nn.PortableBackend {
-				config = testGoConfig
-			}
-			b, err := backends.NewWithConfig(config)
-			if err != nil {
-				t.Skipf("backend %q not usable here: %v", name, err)
-			}
-			fn(t, b)
-		})
-	}
-}
 
 // seededContext returns a new unchecked context whose random initializers are seeded.
 func seededContext(t testing.TB, seed int64) *context.Context {
@@ -86,19 +48,6 @@ func f64Tensor[T float32 | float64](data []T, dims ...int) *tensors.Tensor {
 		out[i] = float64(v)
 	}
 	return tensors.FromFlatDataAndDimensions(out, dims...)
-}
-
-// flat64 copies a float32 or float64 tensor into []float64.
-func flat64(t *tensors.Tensor) []float64 {
-	if t.DType() == dtypes.Float64 {
-		return tensors.MustCopyFlatData[float64](t)
-	}
-	f := tensors.MustCopyFlatData[float32](t)
-	out := make([]float64, len(f))
-	for i, v := range f {
-		out[i] = float64(v)
-	}
-	return out
 }
 
 // rms is the root mean square of a - b.

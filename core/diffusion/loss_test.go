@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // gradCfg is a small U-Net for float64 gradient checks: 8x8 images, patch 2, levels 4x4 and 2x2.
@@ -72,7 +73,7 @@ func TestLossGradients(t *testing.T) {
 			return graph.ReduceAllSum(PriorTerm(ctx, gradCfg, in[0], in[1], in[2], in[3], in[4], in[5]))
 		},
 	}
-	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
 		for _, name := range []string{"DenoiseLoss", "PriorTerm"} {
 			t.Run(name, func(t *testing.T) {
 				lossFn := losses[name]
@@ -102,10 +103,10 @@ func TestLossGradients(t *testing.T) {
 					return graph.Gradient(loss, wrt...)
 				})
 				grads := gradExec.MustExec(args...)
-				loss := func() float64 { return flat64(lossExec.MustExec(args...)[0])[0] }
+				loss := func() float64 { return gomlxtest.Flat64(lossExec.MustExec(args...)[0])[0] }
 				check := func(what string, grad *tensors.Tensor, get func() *tensors.Tensor, set func(*tensors.Tensor)) {
 					base := get()
-					dims, vals, g := slices.Clone(base.Shape().Dimensions), flat64(base), flat64(grad)
+					dims, vals, g := slices.Clone(base.Shape().Dimensions), gomlxtest.Flat64(base), gomlxtest.Flat64(grad)
 					nonzero := 0
 					for _, i := range rng.Perm(len(vals))[:min(perTensor, len(vals))] {
 						pert := slices.Clone(vals)
@@ -143,7 +144,7 @@ func TestLossGradients(t *testing.T) {
 // weights, PriorTerm is per-sample Σ_pixels of the squared residual whose mean over the batch
 // and the D pixels is DenoiseLoss (float32, same model and inputs; tolerance 1e-5 relative).
 func TestPriorTermMatchesDenoiseLoss(t *testing.T) {
-	b := goBackend(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	rng := rand.New(rand.NewPCG(4, 4))
 	sched, _ := NewLinear(DefaultSteps, DefaultBetaStart, DefaultBetaEnd)
 	shape := batch.Shape{N: 3, H: 8, W: 8, C: 1}
@@ -169,7 +170,7 @@ func TestPriorTermMatchesDenoiseLoss(t *testing.T) {
 		tensors.FromFlatDataAndDimensions(in.Eps.Data, shape.Dims()...),
 		tensors.FromFlatDataAndDimensions(in.T, shape.N), tensors.FromFlatDataAndDimensions(in.SqrtAbar, shape.N),
 		tensors.FromFlatDataAndDimensions(in.SqrtOneMinusAbar, shape.N))
-	dm, prior := flat64(out[0])[0], flat64(out[1])
+	dm, prior := gomlxtest.Flat64(out[0])[0], gomlxtest.Flat64(out[1])
 	mean := 0.0
 	for _, p := range prior {
 		mean += p / float64(len(prior)*shape.ImageSize())

@@ -10,6 +10,7 @@ import (
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // TestAncestralCoefficients checks DDPM's step against the posterior mean it implements
@@ -107,7 +108,7 @@ func TestNoiseStreams(t *testing.T) {
 
 // TestSamplerErrors checks the refusals that need no trained model.
 func TestSamplerErrors(t *testing.T) {
-	b := goBackend(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	sched, _ := NewLinear(10, 1e-3, 0.2)
 	if _, err := NewSampler(b, mlctx.New(), UNetConfig{}, sched); err == nil || !strings.Contains(err.Error(), "no variables") {
 		t.Errorf("empty model: error %v", err)

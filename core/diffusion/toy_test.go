@@ -16,6 +16,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // The toy distribution: 8x8x1 images, each one of two fixed patterns with probability 1/2,
@@ -101,7 +102,7 @@ func trainedToy(t *testing.T) *toyModel {
 		t.Skip("trains a model for several seconds; skipped under -short")
 	}
 	toyOnce.Do(func() {
-		b := goBackend(t)
+		b := gomlxtest.Backend(t, testGoConfig)
 		sched, err := NewLinear(toySteps, 1e-3, 0.2)
 		if err != nil {
 			toyErr = err
@@ -138,7 +139,7 @@ func trainedToy(t *testing.T) *toyModel {
 				toyErr = err
 				return
 			}
-			l := flat64(out[0])[0]
+			l := gomlxtest.Flat64(out[0])[0]
 			switch {
 			case it < 25:
 				m.firstLoss += l / 25
@@ -163,7 +164,7 @@ func toySampler(t *testing.T, m *toyModel, ema bool) *Sampler {
 	if ema {
 		model = m.ema
 	}
-	s, err := NewSampler(goBackend(t), model, toyCfg, m.sched)
+	s, err := NewSampler(gomlxtest.Backend(t, testGoConfig), model, toyCfg, m.sched)
 	if err != nil {
 		t.Fatal(err)
 	}

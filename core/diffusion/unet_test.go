@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/schema"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // TestEpsModelShapes checks that the U-Net maps x_t to an output of the same shape on MNIST-
@@ -29,7 +30,7 @@ func TestEpsModelShapes(t *testing.T) {
 		{"ddpm-layout/28x28x1", UNetConfig{Patch: 1, Multipliers: []int{1, 2, 2}}, batch.Shape{N: 2, H: 28, W: 28, C: 1}},
 		{"attention/32x32x3", UNetConfig{Attention: true, Multipliers: []int{1, 2, 2}}, batch.Shape{N: 1, H: 32, W: 32, C: 3}},
 	}
-	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(1, 1))
@@ -85,7 +86,7 @@ func TestUNetValidate(t *testing.T) {
 			t.Errorf("%+v on %dx%dx%d: error %v, want one containing %q", c.cfg, c.h, c.w, c.c, err, c.wantErr)
 		}
 	}
-	b := goBackend(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	e := context.MustNewExec(b, seededContext(t, 1), func(ctx *context.Context, x, tt *graph.Node) *graph.Node {
 		return EpsModel(ctx, UNetConfig{}, x, tt)
 	})
@@ -114,7 +115,7 @@ func TestUNetConfigDefaults(t *testing.T) {
 
 // TestInitUNet checks that InitUNet creates every variable with a value, once.
 func TestInitUNet(t *testing.T) {
-	b := goBackend(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	ctx := seededContext(t, 3)
 	if err := InitUNet(b, ctx, UNetConfig{}, batch.Shape{N: 1, H: 28, W: 28, C: 1}); err != nil {
 		t.Fatal(err)

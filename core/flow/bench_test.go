@@ -6,11 +6,9 @@ import (
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
-	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gomlx/gomlx/pkg/ml/context"
 
-	"github.com/flowdiff/flowdiff-go/core/nn"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // BenchmarkTrainStep times one training step of the flow on the pure-Go backend, float32, default
@@ -26,7 +24,7 @@ func BenchmarkTrainStep(b *testing.B) {
 			cfg := DefaultConfig()
 			rng := rand.New(rand.NewPCG(1, 1))
 			z := normalTensor(rng, dtypes.Float32, n, s.h, s.w, s.c)
-			cond := randTensor(rng, dtypes.Float32, 1, n, s.h, s.w, s.c)
+			cond := gomlxtest.RandTensor(rng, dtypes.Float32, 1, n, s.h, s.w, s.c)
 			f := newTestFlow(b, cfg, 1, perturbAmp, z, cond)
 			vars := flowVars(f.ctx)
 			_, gradExec := gradExecs(b, f.ctx, cfg, vars, false)
@@ -57,7 +55,7 @@ func BenchmarkGenerate(b *testing.B) {
 			const n = 16
 			rng := rand.New(rand.NewPCG(1, 1))
 			z := normalTensor(rng, dtypes.Float32, n, s.h, s.w, s.c)
-			cond := randTensor(rng, dtypes.Float32, 1, n, s.h, s.w, s.c)
+			cond := gomlxtest.RandTensor(rng, dtypes.Float32, 1, n, s.h, s.w, s.c)
 			f := newTestFlow(b, DefaultConfig(), 1, perturbAmp, z, cond)
 			b.ResetTimer()
 			for range b.N {
@@ -65,44 +63,6 @@ func BenchmarkGenerate(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/batch")
-		})
-	}
-}
-
-// BenchmarkConvNarrow times forward+backward (gradient with respect to the input and the kernel)
-// of the coupling networks' last layer at the default config's first level for 28x28 images
-// (batch 16, 14x14, 32 -> 4 channels, float32): convNarrow's multiply-then-shift against
-// nn.Conv2D's im2col. Figures are in convNarrow's documentation and docs/flow.md.
-func BenchmarkConvNarrow(b *testing.B) {
-	for _, impl := range []struct {
-		name string
-		fn   func(*context.Context, *graph.Node) *graph.Node
-	}{
-		{"shifted", func(ctx *context.Context, x *graph.Node) *graph.Node { return convNarrow(ctx, x, 4) }},
-		{"im2col", func(ctx *context.Context, x *graph.Node) *graph.Node { return nn.Conv2D(ctx, x, 4, 3, 1, true) }},
-	} {
-		b.Run(impl.name, func(b *testing.B) {
-			be := backendOf(b)
-			x := normalTensor(rand.New(rand.NewPCG(2, 2)), dtypes.Float32, 16, 14, 14, 32)
-			ctx := context.New()
-			e := context.MustNewExec(be, ctx, func(ctx *context.Context, x *graph.Node) []*graph.Node {
-				y := impl.fn(ctx, x)
-				loss := graph.ReduceAllSum(graph.Square(y))
-				k := ctx.In(nn.ConvScope).GetVariable("weights").ValueGraph(x.Graph())
-				return graph.Gradient(loss, x, k)
-			})
-			release := func(ts []*tensors.Tensor) {
-				for _, t := range ts {
-					t.FinalizeAll()
-				}
-			}
-			release(e.MustExec(x))
-			b.ResetTimer()
-			for range b.N {
-				release(e.MustExec(x))
-			}
-			b.StopTimer()
-			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/op")
 		})
 	}
 }

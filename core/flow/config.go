@@ -50,24 +50,10 @@ var defaults = sync.OnceValue(func() Config {
 // DefaultConfig returns the Config with every field at its documented default (Split true).
 func DefaultConfig() Config { return defaults() }
 
-// withDefaults returns c with its zero numeric fields set to their defaults (Split unchanged).
+// withDefaults returns c with its zero numeric fields set to their defaults (Split unchanged:
+// schema.FillDefaults leaves bools as given).
 func (c Config) withDefaults() Config {
-	d := defaults()
-	if c.Levels == 0 {
-		c.Levels = d.Levels
-	}
-	if c.Steps == 0 {
-		c.Steps = d.Steps
-	}
-	if c.Hidden == 0 {
-		c.Hidden = d.Hidden
-	}
-	if c.CondHidden == 0 {
-		c.CondHidden = d.CondHidden
-	}
-	if c.Clamp == 0 {
-		c.Clamp = d.Clamp
-	}
+	schema.FillDefaults(&c)
 	return c
 }
 

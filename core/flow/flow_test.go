@@ -10,6 +10,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // roundTripCases are the configurations the invertibility tests run: levels 1-3, split on and
@@ -50,12 +52,12 @@ func TestRoundTrip(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i), 1))
 			const n = 2
 			z := normalTensor(rng, dtypes.Float32, n, tc.h, tc.w, tc.c)
-			cond := randTensor(rng, dtypes.Float32, 1, n, tc.h, tc.w, tc.condC)
+			cond := gomlxtest.RandTensor(rng, dtypes.Float32, 1, n, tc.h, tc.w, tc.condC)
 			f := newTestFlow(t, tc.cfg, uint64(i)+10, perturbAmp, z, cond)
 
 			x, ldGen := f.run(f.gen, z, cond)
-			z2, ldInv := f.run(f.inv, fromFlat64(dtypes.Float32, x, n, tc.h, tc.w, tc.c), cond)
-			zv := flat64(z)
+			z2, ldInv := f.run(f.inv, gomlxtest.FromFlat64(dtypes.Float32, x, n, tc.h, tc.w, tc.c), cond)
+			zv := gomlxtest.Flat64(z)
 			if d := maxAbsDiff(z2, zv); d > tol {
 				t.Errorf("z -> x -> z: max |Δz| = %.3g > %g", d, tol)
 			}
@@ -72,8 +74,8 @@ func TestRoundTrip(t *testing.T) {
 
 			x0 := normalTensor(rng, dtypes.Float32, n, tc.h, tc.w, tc.c)
 			zz, _ := f.run(f.inv, x0, cond)
-			x1, _ := f.run(f.gen, fromFlat64(dtypes.Float32, zz, n, tc.h, tc.w, tc.c), cond)
-			if d := maxAbsDiff(x1, flat64(x0)); d > tol {
+			x1, _ := f.run(f.gen, gomlxtest.FromFlat64(dtypes.Float32, zz, n, tc.h, tc.w, tc.c), cond)
+			if d := maxAbsDiff(x1, gomlxtest.Flat64(x0)); d > tol {
 				t.Errorf("x -> z -> x: max |Δx| = %.3g > %g", d, tol)
 			}
 		})
@@ -87,10 +89,10 @@ func TestInitialFlowIsRotation(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	const n, h, w, c = 2, 8, 8, 3
 	z := normalTensor(rng, dtypes.Float64, n, h, w, c)
-	cond := randTensor(rng, dtypes.Float64, 1, n, h, w, 1)
+	cond := gomlxtest.RandTensor(rng, dtypes.Float64, 1, n, h, w, 1)
 	f := newTestFlow(t, DefaultConfig(), 3, 0, z, cond)
 	x, ld := f.run(f.gen, z, cond)
-	zv := flat64(z)
+	zv := gomlxtest.Flat64(z)
 	size := h * w * c
 	for s := range n {
 		if math.Abs(ld[s]) > 1e-10 {
@@ -119,19 +121,19 @@ func TestSharedVariables(t *testing.T) {
 	const n, h, w, c = 2, 8, 8, 1
 	cfg := Config{Levels: 2, Steps: 1, Hidden: 8, CondHidden: 4, Split: true}
 	z := normalTensor(rng, dtypes.Float32, n, h, w, c)
-	cond := randTensor(rng, dtypes.Float32, 1, n, h, w, c)
+	cond := gomlxtest.RandTensor(rng, dtypes.Float32, 1, n, h, w, c)
 	f := newTestFlow(t, cfg, 4, perturbAmp, z, cond)
 	before := f.ctx.NumVariables()
 	f.run(f.inv, z, cond)
 	if after := f.ctx.NumVariables(); after != before {
 		t.Errorf("Inverse created %d new variables; want it to reuse Generate's %d", after-before, before)
 	}
-	both := context.MustNewExec(backendOf(t), f.ctx, func(ctx *context.Context, x, cond *graph.Node) *graph.Node {
+	both := context.MustNewExec(gomlxtest.Backend(t, testGoConfig), f.ctx, func(ctx *context.Context, x, cond *graph.Node) *graph.Node {
 		z, _ := Inverse(ctx, cfg, x, cond)
 		x2, _ := Generate(ctx, cfg, z, cond)
 		return x2
 	})
-	if d := maxAbsDiff(flat64(both.MustExec(z, cond)[0]), flat64(z)); d > 1e-4 {
+	if d := maxAbsDiff(gomlxtest.Flat64(both.MustExec(z, cond)[0]), gomlxtest.Flat64(z)); d > 1e-4 {
 		t.Errorf("x -> z -> x in one graph: max |Δx| = %.3g > 1e-4", d)
 	}
 	if after := f.ctx.NumVariables(); after != before {
@@ -147,8 +149,8 @@ func TestConditioning(t *testing.T) {
 	const n, h, w, c = 2, 8, 8, 1
 	cfg := Config{Levels: 2, Steps: 1, Hidden: 8, CondHidden: 4, Split: true}
 	z := normalTensor(rng, dtypes.Float32, n, h, w, c)
-	c1 := randTensor(rng, dtypes.Float32, 1, n, h, w, c)
-	c2 := randTensor(rng, dtypes.Float32, 1, n, h, w, c)
+	c1 := gomlxtest.RandTensor(rng, dtypes.Float32, 1, n, h, w, c)
+	c2 := gomlxtest.RandTensor(rng, dtypes.Float32, 1, n, h, w, c)
 	f := newTestFlow(t, cfg, 8, perturbAmp, z, c1)
 	x1, _ := f.run(f.gen, z, c1)
 	x2, _ := f.run(f.gen, z, c2)
@@ -158,8 +160,8 @@ func TestConditioning(t *testing.T) {
 
 	u := newTestFlow(t, cfg, 9, perturbAmp, z, nil)
 	x, _ := u.run(u.gen, z, nil)
-	z2, _ := u.run(u.inv, fromFlat64(dtypes.Float32, x, n, h, w, c), nil)
-	if d := maxAbsDiff(z2, flat64(z)); d > 1e-4 {
+	z2, _ := u.run(u.inv, gomlxtest.FromFlat64(dtypes.Float32, x, n, h, w, c), nil)
+	if d := maxAbsDiff(z2, gomlxtest.Flat64(z)); d > 1e-4 {
 		t.Errorf("unconditional z -> x -> z: max |Δz| = %.3g > 1e-4", d)
 	}
 }
@@ -171,21 +173,21 @@ func TestExtremeInputs(t *testing.T) {
 	const n, h, w = 4, 16, 16
 	for _, c := range []int{1, 3} {
 		rng := rand.New(rand.NewPCG(uint64(c), 11))
-		z := randTensor(rng, dtypes.Float32, 1e3, n, h, w, c)
-		cond := randTensor(rng, dtypes.Float32, 1e3, n, h, w, c)
+		z := gomlxtest.RandTensor(rng, dtypes.Float32, 1e3, n, h, w, c)
+		cond := gomlxtest.RandTensor(rng, dtypes.Float32, 1e3, n, h, w, c)
 		// Sample 0: constant extreme inputs.
-		zv, cv := flat64(z), flat64(cond)
+		zv, cv := gomlxtest.Flat64(z), gomlxtest.Flat64(cond)
 		for i := range h * w * c {
 			zv[i], cv[i] = 1e3, -1e3
 		}
-		z, cond = fromFlat64(dtypes.Float32, zv, n, h, w, c), fromFlat64(dtypes.Float32, cv, n, h, w, c)
+		z, cond = gomlxtest.FromFlat64(dtypes.Float32, zv, n, h, w, c), gomlxtest.FromFlat64(dtypes.Float32, cv, n, h, w, c)
 		f := newTestFlow(t, DefaultConfig(), uint64(20+c), perturbAmp, z, cond)
 		x, ld := f.run(f.gen, z, cond)
 		t.Logf("C=%d: max |x| = %.3g, logdet %.4g", c, slices.Max(absAll(x)), ld)
 		if !allFinite(x) || !allFinite(ld) {
 			t.Errorf("C=%d: Generate gives non-finite values for |z|, |cond| <= 1e3 (logdet %v)", c, ld)
 		}
-		z2, ld2 := f.run(f.inv, fromFlat64(dtypes.Float32, x, n, h, w, c), cond)
+		z2, ld2 := f.run(f.inv, gomlxtest.FromFlat64(dtypes.Float32, x, n, h, w, c), cond)
 		if !allFinite(z2) || !allFinite(ld2) {
 			t.Errorf("C=%d: Inverse of extreme samples is not finite", c)
 		}
@@ -273,7 +275,7 @@ func TestValidate(t *testing.T) {
 
 // TestGeneratePanicsOnBadInput checks that shape mistakes panic with a message naming the problem.
 func TestGeneratePanicsOnBadInput(t *testing.T) {
-	b := backendOf(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	for _, tc := range []struct {
 		name        string
 		zDims, cDim []int

@@ -9,6 +9,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // flowLoss is a scalar training loss of the flow:
@@ -25,7 +27,7 @@ func flowLoss(ctx *context.Context, cfg Config, in, cond *graph.Node, inverse bo
 
 // gradExecs returns executables for the loss and for [loss, ∂loss/∂v for v in vars].
 func gradExecs(t testing.TB, ctx *context.Context, cfg Config, vars []*context.Variable, inverse bool) (lossExec, gradExec *context.Exec) {
-	b := backendOf(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	lossExec = context.MustNewExec(b, ctx, func(ctx *context.Context, in, cond *graph.Node) *graph.Node {
 		return flowLoss(ctx, cfg, in, cond, inverse)
 	})
@@ -65,14 +67,14 @@ func TestGradients(t *testing.T) {
 			t.Run(tc.name+"/"+map[bool]string{false: "Generate", true: "Inverse"}[inverse], func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(41, uint64(ci)))
 				in := normalTensor(rng, dtypes.Float64, n, hh, ww, c)
-				cond := randTensor(rng, dtypes.Float64, 1, n, hh, ww, cc)
+				cond := gomlxtest.RandTensor(rng, dtypes.Float64, 1, n, hh, ww, cc)
 				f := newTestFlow(t, cfg, 42, perturbAmp, in, cond)
 				vars := flowVars(f.ctx)
 				lossExec, gradExec := gradExecs(t, f.ctx, cfg, vars, inverse)
 				res := gradExec.MustExec(in, cond)
 				grads := make([][]float64, len(vars))
 				for i, v := range vars {
-					grads[i] = flat64(res[i+1])
+					grads[i] = gomlxtest.Flat64(res[i+1])
 					if !allFinite(grads[i]) {
 						t.Errorf("gradient of %s is not finite", v.ScopeAndName())
 					}
@@ -83,13 +85,13 @@ func TestGradients(t *testing.T) {
 				loss := func() float64 {
 					r := lossExec.MustExec(in, cond)[0]
 					defer r.FinalizeAll()
-					return flat64(r)[0]
+					return gomlxtest.Flat64(r)[0]
 				}
 				for _, vi := range rng.Perm(len(vars))[:nVars] {
 					v := vars[vi]
 					// Copy now: setting a variable finalizes its previous value tensor.
-					dims, vals := slices.Clone(v.Shape().Dimensions), flat64(v.MustValue())
-					set := func(vals []float64) { v.MustSetValue(fromFlat64(dtypes.Float64, vals, dims...)) }
+					dims, vals := slices.Clone(v.Shape().Dimensions), gomlxtest.Flat64(v.MustValue())
+					set := func(vals []float64) { v.MustSetValue(gomlxtest.FromFlat64(dtypes.Float64, vals, dims...)) }
 					for _, k := range rng.Perm(len(vals))[:min(nCoords, len(vals))] {
 						pert := slices.Clone(vals)
 						pert[k] = vals[k] + h
@@ -118,18 +120,18 @@ func TestGradientsFiniteAtExtremes(t *testing.T) {
 	}
 	const n, h, w, c = 2, 16, 16, 3
 	rng := rand.New(rand.NewPCG(51, 1))
-	z := randTensor(rng, dtypes.Float32, 1e3, n, h, w, c)
-	cond := randTensor(rng, dtypes.Float32, 1e3, n, h, w, c)
+	z := gomlxtest.RandTensor(rng, dtypes.Float32, 1e3, n, h, w, c)
+	cond := gomlxtest.RandTensor(rng, dtypes.Float32, 1e3, n, h, w, c)
 	cfg := DefaultConfig()
 	f := newTestFlow(t, cfg, 52, perturbAmp, z, cond)
 	vars := flowVars(f.ctx)
 	_, gradExec := gradExecs(t, f.ctx, cfg, vars, false)
 	res := gradExec.MustExec(z, cond)
-	if l := flat64(res[0])[0]; math.IsNaN(l) || math.IsInf(l, 0) {
+	if l := gomlxtest.Flat64(res[0])[0]; math.IsNaN(l) || math.IsInf(l, 0) {
 		t.Fatalf("loss %v is not finite", l)
 	}
 	for i, v := range vars {
-		if !allFinite(flat64(res[i+1])) {
+		if !allFinite(gomlxtest.Flat64(res[i+1])) {
 			t.Errorf("gradient of %s is not finite", v.ScopeAndName())
 		}
 	}

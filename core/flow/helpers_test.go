@@ -2,16 +2,12 @@ package flow
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
-	"sync"
 	"testing"
 
-	"github.com/gomlx/gomlx/backends"
-	_ "github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -19,35 +15,13 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/flowdiff/flowdiff-go/core/nn"
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
-// goBackend is the pure-Go backend, created once per test binary, with nn's configuration (ops
-// run sequentially: see nn.PortableBackendConfig), or $NN_GO_CONFIG when set (as in core/nn's
-// tests; for example "go" to benchmark the default, parallel op scheduling).
-var goBackend = sync.OnceValues(func() (backends.Backend, error) {
-	return backends.NewWithConfig(testGoConfig)
-})
-
+// testGoConfig is the pure-Go backend's configuration in tests (see gomlxtest.Backend): nn's
+// (ops run sequentially: see nn.PortableBackendConfig), or $NN_GO_CONFIG when set (as in
+// core/nn's tests; for example "go" to benchmark the default, parallel op scheduling).
 var testGoConfig = cmp.Or(os.Getenv("NN_GO_CONFIG"), nn.PortableBackendConfig)
-
-func backendOf(tb testing.TB) backends.Backend {
-	tb.Helper()
-	b, err := goBackend()
-	if err != nil {
-		tb.Fatalf("backend %q: %v", testGoConfig, err)
-	}
-	return b
-}
-
-// randTensor returns a tensor of the dtype with entries scale·U[-1, 1), seeded.
-func randTensor(rng *rand.Rand, dtype dtypes.DType, scale float64, dims ...int) *tensors.Tensor {
-	n := shapes.Make(dtype, dims...).Size()
-	data := make([]float64, n)
-	for i := range data {
-		data[i] = scale * (2*rng.Float64() - 1)
-	}
-	return fromFlat64(dtype, data, dims...)
-}
 
 // normalTensor returns a tensor with N(0, 1) entries, seeded.
 func normalTensor(rng *rand.Rand, dtype dtypes.DType, dims ...int) *tensors.Tensor {
@@ -55,35 +29,7 @@ func normalTensor(rng *rand.Rand, dtype dtypes.DType, dims ...int) *tensors.Tens
 	for i := range data {
 		data[i] = rng.NormFloat64()
 	}
-	return fromFlat64(dtype, data, dims...)
-}
-
-// flat64 copies a float32 or float64 tensor into a []float64.
-func flat64(t *tensors.Tensor) []float64 {
-	switch t.DType() {
-	case dtypes.Float64:
-		return tensors.MustCopyFlatData[float64](t)
-	case dtypes.Float32:
-		f := tensors.MustCopyFlatData[float32](t)
-		out := make([]float64, len(f))
-		for i, v := range f {
-			out[i] = float64(v)
-		}
-		return out
-	}
-	panic(fmt.Sprintf("flat64: unsupported dtype %s", t.DType()))
-}
-
-// fromFlat64 builds a tensor of the given dtype from float64 data.
-func fromFlat64(dtype dtypes.DType, data []float64, dims ...int) *tensors.Tensor {
-	if dtype == dtypes.Float32 {
-		f := make([]float32, len(data))
-		for i, v := range data {
-			f[i] = float32(v)
-		}
-		return tensors.FromFlatDataAndDimensions(f, dims...)
-	}
-	return tensors.FromFlatDataAndDimensions(slices.Clone(data), dims...)
+	return gomlxtest.FromFlat64(dtype, data, dims...)
 }
 
 // maxAbsDiff returns max_i |a_i - b_i| (+Inf on a NaN).
@@ -132,7 +78,7 @@ func perturbVars(ctx *context.Context, seed uint64, amp float64) {
 func perturbList(vars []*context.Variable, seed uint64, amp float64) {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	for _, v := range vars {
-		vals := flat64(v.MustValue())
+		vals := gomlxtest.Flat64(v.MustValue())
 		scale := 1.0
 		if dims := v.Shape().Dimensions; len(dims) >= 2 {
 			scale = 1 / math.Sqrt(float64(len(vals)/dims[len(dims)-1]))
@@ -140,7 +86,7 @@ func perturbList(vars []*context.Variable, seed uint64, amp float64) {
 		for i := range vals {
 			vals[i] += amp * scale * (2*rng.Float64() - 1)
 		}
-		v.MustSetValue(fromFlat64(v.DType(), vals, v.Shape().Dimensions...))
+		v.MustSetValue(gomlxtest.FromFlat64(v.DType(), vals, v.Shape().Dimensions...))
 	}
 }
 
@@ -156,7 +102,7 @@ type testFlow struct {
 // them (perturbVars). A nil cond builds the unconditional flow.
 func newTestFlow(t testing.TB, cfg Config, seed uint64, amp float64, z, cond *tensors.Tensor) *testFlow {
 	t.Helper()
-	b := backendOf(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	ctx := context.New()
 	if err := ctx.SetRNGStateFromSeed(int64(seed)); err != nil {
 		t.Fatal(err)
@@ -187,7 +133,7 @@ func (f *testFlow) run(e *context.Exec, x, cond *tensors.Tensor) (out, logdet []
 		args = append(args, cond)
 	}
 	res := e.MustExec(args...)
-	out, logdet = flat64(res[0]), flat64(res[1])
+	out, logdet = gomlxtest.Flat64(res[0]), gomlxtest.Flat64(res[1])
 	for _, r := range res {
 		r.FinalizeAll()
 	}

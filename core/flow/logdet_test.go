@@ -7,6 +7,8 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // TestLogDetBruteForce checks the log-determinants of Generate and Inverse against the full
@@ -38,13 +40,13 @@ func TestLogDetBruteForce(t *testing.T) {
 			dim := tc.h * tc.w * tc.c
 			n := 2*dim + 1
 			// One observation, repeated over the batch.
-			one := flat64(randTensor(rng, dtypes.Float64, 1, 1, tc.h, tc.w, 1))
+			one := gomlxtest.Flat64(gomlxtest.RandTensor(rng, dtypes.Float64, 1, 1, tc.h, tc.w, 1))
 			condData := make([]float64, 0, n*tc.h*tc.w)
 			for range n {
 				condData = append(condData, one...)
 			}
-			cond := fromFlat64(dtypes.Float64, condData, n, tc.h, tc.w, 1)
-			z0 := flat64(normalTensor(rng, dtypes.Float64, 1, tc.h, tc.w, tc.c))
+			cond := gomlxtest.FromFlat64(dtypes.Float64, condData, n, tc.h, tc.w, 1)
+			z0 := gomlxtest.Flat64(normalTensor(rng, dtypes.Float64, 1, tc.h, tc.w, tc.c))
 			f := newTestFlow(t, tc.cfg, uint64(30+i), perturbAmp, stencil(z0, fdStep, tc.h, tc.w, tc.c), cond)
 
 			x, ldGen := f.run(f.gen, stencil(z0, fdStep, tc.h, tc.w, tc.c), cond)
@@ -83,7 +85,7 @@ func stencil(p []float64, step float64, h, w, c int) *tensors.Tensor {
 			data[start+i] += s
 		}
 	}
-	return fromFlat64(dtypes.Float64, data, 2*dim+1, h, w, c)
+	return gomlxtest.FromFlat64(dtypes.Float64, data, 2*dim+1, h, w, c)
 }
 
 // jacobian returns the dim x dim row-major Jacobian J[j][i] = ∂out_j/∂in_i from the outputs of a

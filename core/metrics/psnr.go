@@ -6,7 +6,6 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/part"
-	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -52,8 +51,5 @@ func init() {
 		New:     func(_ context.Context, c any) (any, error) { return PSNR{Range: c.(*PSNRConfig).DataRange}, nil },
 	})
 }
-
-// applyDefaults fills a config's defaults as decoding an empty mapping would.
-func applyDefaults(cfg any) error { return schema.Decode(nil, cfg, "").Err() }
 
 var _ part.Metric = PSNR{}

@@ -19,12 +19,9 @@ func Open(ctx context.Context, id string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cfg any
-	if e.Config != nil {
-		cfg = e.Config()
-		if err := applyDefaults(cfg); err != nil {
-			return nil, err
-		}
+	cfg, err := e.DefaultConfig()
+	if err != nil {
+		return nil, err
 	}
 	v, err := e.New(ctx, cfg)
 	if ue := (*UnavailableError)(nil); errors.As(err, &ue) {

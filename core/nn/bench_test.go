@@ -8,6 +8,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // Benchmarks run on the pure-Go backend in float32. Each layer benchmark has a MatMulRef sibling:
@@ -20,24 +22,24 @@ import (
 
 // benchGrad compiles loss = Σ fn(x...)⊙r and its gradient with respect to all inputs and all
 // trainable variables, then times its execution; flops is the work per execution.
-func benchGrad(b *testing.B, flops float64, fn layerFn, inputs ...*tensors.Tensor) {
-	be := goBackend(b)
+func benchGrad(b *testing.B, flops float64, fn gomlxtest.LayerFn, inputs ...*tensors.Tensor) {
+	be := gomlxtest.Backend(b, testGoConfig)
 	ctx := context.New().Checked(false)
 	if err := ctx.SetRNGStateFromSeed(1); err != nil {
 		b.Fatal(err)
 	}
 	n := len(inputs)
 	out, _ := runCtx(b, be, 1, fn, inputs...)
-	r := randTensor(rand.New(rand.NewPCG(1, 1)), dtypes.Float32, out.Shape().Dimensions...)
+	r := gomlxtest.RandTensor(rand.New(rand.NewPCG(1, 1)), dtypes.Float32, 1, out.Shape().Dimensions...)
 	e := context.MustNewExec(be, ctx, func(ctx *context.Context, in []*graph.Node) []*graph.Node {
 		loss := graph.ReduceAllSum(graph.Mul(fn(ctx, in[:n]), in[n]))
 		wrt := append([]*graph.Node(nil), in[:n]...)
-		for _, v := range trainableVars(ctx) {
+		for _, v := range gomlxtest.TrainableVars(ctx) {
 			wrt = append(wrt, v.ValueGraph(loss.Graph()))
 		}
 		return graph.Gradient(loss, wrt...)
 	})
-	args := append(anySlice(inputs), r)
+	args := append(gomlxtest.AnySlice(inputs), r)
 	release := func(ts []*tensors.Tensor) {
 		for _, t := range ts {
 			t.FinalizeAll()
@@ -57,7 +59,7 @@ func benchMatMulRef(b *testing.B, m, k, n int) {
 	rng := rand.New(rand.NewPCG(2, 2))
 	benchGrad(b, 6*float64(m)*float64(k)*float64(n),
 		func(_ *context.Context, in []*graph.Node) *graph.Node { return MatMul(in[0], in[1]) },
-		randTensor(rng, dtypes.Float32, m, k), randTensor(rng, dtypes.Float32, k, n))
+		gomlxtest.RandTensor(rng, dtypes.Float32, 1, m, k), gomlxtest.RandTensor(rng, dtypes.Float32, 1, k, n))
 }
 
 // Conv 3x3, 64->64 channels, 28x28, batch 64: the im2col product is [64·28·28, 576]x[576, 64].
@@ -70,8 +72,8 @@ func BenchmarkConv3x3FwdBwd(b *testing.B) {
 	m := convN * convHW * convHW
 	benchGrad(b, 6*float64(m)*9*convC*convC,
 		func(_ *context.Context, in []*graph.Node) *graph.Node { return Convolve2D(in[0], in[1], 1) },
-		randTensor(rng, dtypes.Float32, convN, convHW, convHW, convC),
-		randTensor(rng, dtypes.Float32, 3, 3, convC, convC))
+		gomlxtest.RandTensor(rng, dtypes.Float32, 1, convN, convHW, convHW, convC),
+		gomlxtest.RandTensor(rng, dtypes.Float32, 1, 3, 3, convC, convC))
 }
 
 func BenchmarkConv3x3MatMulRef(b *testing.B) {
@@ -84,7 +86,7 @@ func BenchmarkDenseFwdBwd(b *testing.B) {
 	m := convN * convHW * convHW
 	benchGrad(b, 6*float64(m)*convC*convC,
 		func(ctx *context.Context, in []*graph.Node) *graph.Node { return Dense(ctx, in[0], convC, true) },
-		randTensor(rng, dtypes.Float32, m, convC))
+		gomlxtest.RandTensor(rng, dtypes.Float32, 1, m, convC))
 }
 
 func BenchmarkDenseMatMulRef(b *testing.B) {
@@ -102,7 +104,7 @@ func BenchmarkMatMulOriginalRule(b *testing.B) {
 		func(_ *context.Context, in []*graph.Node) *graph.Node {
 			return graph.DotGeneral(in[0], []int{1}, nil, in[1], []int{0}, nil)
 		},
-		randTensor(rng, dtypes.Float32, m, 9*convC), randTensor(rng, dtypes.Float32, 9*convC, convC))
+		gomlxtest.RandTensor(rng, dtypes.Float32, 1, m, 9*convC), gomlxtest.RandTensor(rng, dtypes.Float32, 1, 9*convC, convC))
 }
 
 func BenchmarkMatMulNewRule(b *testing.B) {
@@ -119,7 +121,7 @@ func BenchmarkGroupNormFwdBwd(b *testing.B) {
 		func(ctx *context.Context, in []*graph.Node) *graph.Node {
 			return GroupNorm(ctx, in[0], NormGroups(convC))
 		},
-		randTensor(rng, dtypes.Float32, convN, convHW, convHW, convC))
+		gomlxtest.RandTensor(rng, dtypes.Float32, 1, convN, convHW, convHW, convC))
 }
 
 // BenchmarkResBlockFwdBwd: ResBlock 64->64 channels on [64, 28, 28, 64] with a 256-wide time
@@ -130,15 +132,15 @@ func BenchmarkResBlockFwdBwd(b *testing.B) {
 	const tdim = 256
 	benchGrad(b, 2*6*float64(m)*9*convC*convC+6*float64(convN)*tdim*convC,
 		func(ctx *context.Context, in []*graph.Node) *graph.Node { return ResBlock(ctx, in[0], in[1], convC) },
-		randTensor(rng, dtypes.Float32, convN, convHW, convHW, convC), randTensor(rng, dtypes.Float32, convN, tdim))
+		gomlxtest.RandTensor(rng, dtypes.Float32, 1, convN, convHW, convHW, convC), gomlxtest.RandTensor(rng, dtypes.Float32, 1, convN, tdim))
 }
 
 // BenchmarkMatMul1024Fwd is the forward product of two 1024x1024 matrices (2·1024³ FLOPs), the
 // quiet-machine rate of SimpleGo's matmul quoted in docs/benchmarks-nn.md.
 func BenchmarkMatMul1024Fwd(b *testing.B) {
-	be := goBackend(b)
+	be := gomlxtest.Backend(b, testGoConfig)
 	rng := rand.New(rand.NewPCG(8, 8))
-	x := randTensor(rng, dtypes.Float32, 1024, 1024)
+	x := gomlxtest.RandTensor(rng, dtypes.Float32, 1, 1024, 1024)
 	e := graph.MustNewExec(be, func(x, y *graph.Node) *graph.Node { return MatMul(x, y) })
 	e.MustExec(x, x)[0].FinalizeAll()
 	b.ResetTimer()
@@ -147,4 +149,44 @@ func BenchmarkMatMul1024Fwd(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(2*1024*1024*1024*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkConvNarrow times forward+backward (gradient with respect to the input and the kernel)
+// of a flow coupling network's last layer at the default flow config's first level for 28x28
+// images (batch 16, 14x14, 32 -> 4 channels, float32): ConvNarrow's multiply-then-shift against
+// Conv2D's im2col. Figures are in ConvNarrow's documentation and docs/flow.md.
+//
+//	go test -bench ConvNarrow -run XXX -benchtime 5x ./core/nn/
+func BenchmarkConvNarrow(b *testing.B) {
+	for _, impl := range []struct {
+		name string
+		fn   func(*context.Context, *graph.Node) *graph.Node
+	}{
+		{"shifted", func(ctx *context.Context, x *graph.Node) *graph.Node { return ConvNarrow(ctx, x, 4) }},
+		{"im2col", func(ctx *context.Context, x *graph.Node) *graph.Node { return Conv2D(ctx, x, 4, 3, 1, true) }},
+	} {
+		b.Run(impl.name, func(b *testing.B) {
+			be := gomlxtest.Backend(b, testGoConfig)
+			x := gomlxtest.RandTensor(rand.New(rand.NewPCG(2, 2)), dtypes.Float32, 1, 16, 14, 14, 32)
+			ctx := context.New()
+			e := context.MustNewExec(be, ctx, func(ctx *context.Context, x *graph.Node) []*graph.Node {
+				y := impl.fn(ctx, x)
+				loss := graph.ReduceAllSum(graph.Square(y))
+				k := ctx.In(ConvScope).GetVariable("weights").ValueGraph(x.Graph())
+				return graph.Gradient(loss, x, k)
+			})
+			release := func(ts []*tensors.Tensor) {
+				for _, t := range ts {
+					t.FinalizeAll()
+				}
+			}
+			release(e.MustExec(x))
+			b.ResetTimer()
+			for range b.N {
+				release(e.MustExec(x))
+			}
+			b.StopTimer()
+			b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N), "ms/op")
+		})
+	}
 }

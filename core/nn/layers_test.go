@@ -11,6 +11,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // Plain-Go references, float64, flat row-major data. Tolerances for value checks are 1e-10
@@ -85,7 +87,7 @@ func refAdd(a, b []float64) []float64 {
 type layerCase struct {
 	name   string
 	inputs [][]int
-	fn     layerFn
+	fn     gomlxtest.LayerFn
 	// ref computes the expected output from the inputs and the context's variables.
 	ref func(t *testing.T, ctx *context.Context, in [][]float64) []float64
 	// slow marks cases whose finite-difference check is skipped under -short.
@@ -93,23 +95,23 @@ type layerCase struct {
 }
 
 func runLayerCases(t *testing.T, cases []layerCase) {
-	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(i), 20))
 				var ins []*tensors.Tensor
 				var flat [][]float64
 				for _, d := range tc.inputs {
-					x := randTensor(rng, dtypes.Float64, d...)
+					x := gomlxtest.RandTensor(rng, dtypes.Float64, 1, d...)
 					ins = append(ins, x)
-					flat = append(flat, flat64(x))
+					flat = append(flat, gomlxtest.Flat64(x))
 				}
 				got, ctx := runCtx(t, b, int64(i), tc.fn, ins...)
-				assertClose(t, "value", flat64(got), tc.ref(t, ctx, flat), 1e-10, 1e-10)
+				gomlxtest.AssertClose(t, "value", gomlxtest.Flat64(got), tc.ref(t, ctx, flat), 1e-10, 1e-10)
 				if tc.slow && testing.Short() {
 					return
 				}
-				gradCheck(t, b, uint64(i), tc.fn, ins...)
+				gomlxtest.GradCheck(t, b, uint64(i), tc.fn, ins...)
 			})
 		}
 	})
@@ -204,13 +206,13 @@ func TestActNorm(t *testing.T) {
 	}})
 
 	// Data-dependent initialization standardizes each channel of the batch it was computed on.
-	forEachBackend(t, func(t *testing.T, b backends.Backend) {
-		x := randTensor(rand.New(rand.NewPCG(3, 21)), dtypes.Float64, n, h, w, c)
+	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
+		x := gomlxtest.RandTensor(rand.New(rand.NewPCG(3, 21)), dtypes.Float64, 1, n, h, w, c)
 		y := graph.MustExecOnce(b, func(x *graph.Node) *graph.Node {
 			bias, logScale := ActNormDataInit(x)
 			return graph.Mul(graph.Add(x, graph.ExpandLeftToRank(bias, 4)), graph.ExpandLeftToRank(graph.Exp(logScale), 4))
 		}, x)
-		ys := flat64(y)
+		ys := gomlxtest.Flat64(y)
 		for ch := range c {
 			var sum, sq float64
 			for i := ch; i < len(ys); i += c {
@@ -241,11 +243,11 @@ func refEmbedding(t []float64, dim int) []float64 {
 
 func TestEmbeddings(t *testing.T) {
 	const batch, base, outDim = 3, 6, 5
-	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
 		steps := []float64{0, 1, 17, 999}
 		got := graph.MustExecOnce(b, func(x *graph.Node) *graph.Node { return SinusoidalEmbedding(x, 8) },
 			tensors.FromValue(steps))
-		assertClose(t, "SinusoidalEmbedding", flat64(got), refEmbedding(steps, 8), 1e-12, 1e-12)
+		gomlxtest.AssertClose(t, "SinusoidalEmbedding", gomlxtest.Flat64(got), refEmbedding(steps, 8), 1e-12, 1e-12)
 	})
 	runLayerCases(t, []layerCase{{
 		name:   "TimeEmbedding",

@@ -12,6 +12,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
 )
 
 // dotCases cover the layouts the DotGeneral rule must handle: plain and transposed operands,
@@ -37,12 +39,12 @@ var dotCases = []struct {
 // DotGeneral VJP with GoMLX's original rule (which is correct, only slow) in float64.
 // Tolerance 1e-12 absolute + relative: both sum the same products in different orders.
 func TestDotGeneralRuleMatchesOriginal(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
 		for i, tc := range dotCases {
 			t.Run(tc.name, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(i), 1))
-				lhs := randTensor(rng, dtypes.Float64, tc.lhs...)
-				rhs := randTensor(rng, dtypes.Float64, tc.rhs...)
+				lhs := gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.lhs...)
+				rhs := gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.rhs...)
 				e := graph.MustNewExec(b, func(in []*graph.Node) []*graph.Node {
 					out := DotGeneral(in[0], tc.lhsC, tc.lhsB, in[1], tc.rhsC, tc.rhsB)
 					if !recorded(out) {
@@ -60,8 +62,8 @@ func TestDotGeneralRuleMatchesOriginal(t *testing.T) {
 				})
 				got := e.MustExec(lhs, rhs)
 				for k, what := range []string{"lhs", "rhs"} {
-					assertClose(t, "new rule d"+what, flat64(got[k]), flat64(got[4+k]), 1e-12, 1e-12)
-					assertClose(t, "fallback d"+what, flat64(got[2+k]), flat64(got[4+k]), 0, 0)
+					gomlxtest.AssertClose(t, "new rule d"+what, gomlxtest.Flat64(got[k]), gomlxtest.Flat64(got[4+k]), 1e-12, 1e-12)
+					gomlxtest.AssertClose(t, "fallback d"+what, gomlxtest.Flat64(got[2+k]), gomlxtest.Flat64(got[4+k]), 0, 0)
 				}
 			})
 		}
@@ -79,7 +81,7 @@ func TestDotRuleMatchesOriginal(t *testing.T) {
 		{"matrix-vector", []int{5, 4}, []int{4}},
 		{"vector-vector", []int{4}, []int{4}},
 	}
-	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(i), 2))
@@ -89,9 +91,9 @@ func TestDotRuleMatchesOriginal(t *testing.T) {
 					scalar := shapes.Make(dtypes.Float64)
 					return append(dotRule(out, []*graph.Node{v}, scalar), orig.dot(out, []*graph.Node{v}, scalar)...)
 				})
-				got := e.MustExec(randTensor(rng, dtypes.Float64, tc.lhs...), randTensor(rng, dtypes.Float64, tc.rhs...))
-				assertClose(t, "dlhs", flat64(got[0]), flat64(got[2]), 1e-12, 1e-12)
-				assertClose(t, "drhs", flat64(got[1]), flat64(got[3]), 1e-12, 1e-12)
+				got := e.MustExec(gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.lhs...), gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.rhs...))
+				gomlxtest.AssertClose(t, "dlhs", gomlxtest.Flat64(got[0]), gomlxtest.Flat64(got[2]), 1e-12, 1e-12)
+				gomlxtest.AssertClose(t, "drhs", gomlxtest.Flat64(got[1]), gomlxtest.Flat64(got[3]), 1e-12, 1e-12)
 			})
 		}
 	})
@@ -114,11 +116,11 @@ var sliceCases = []struct {
 // against the scatter of the adjoint computed in plain Go (exact: only copies and zeros).
 // GoMLX's own Slice gradient cannot serve as reference on SimpleGo (it needs Pad).
 func TestSliceValuesAndGradient(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
 		for i, tc := range sliceCases {
 			t.Run(tc.name, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(i), 3))
-				x := randTensor(rng, dtypes.Float64, tc.dims...)
+				x := gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.dims...)
 				var outDims []int
 				e := graph.MustNewExec(b, func(x, r *graph.Node) []*graph.Node {
 					out := Slice(x, tc.starts, tc.limits, tc.strides)
@@ -131,10 +133,10 @@ func TestSliceValuesAndGradient(t *testing.T) {
 				for a := range tc.dims {
 					outDims = append(outDims, (tc.limits[a]-tc.starts[a]+strides[a]-1)/strides[a])
 				}
-				r := randTensor(rng, dtypes.Float64, outDims...)
+				r := gomlxtest.RandTensor(rng, dtypes.Float64, 1, outDims...)
 				got := e.MustExec(x, r)
 				// Reference: walk the output index space.
-				xs, rs := flat64(x), flat64(r)
+				xs, rs := gomlxtest.Flat64(x), gomlxtest.Flat64(r)
 				wantOut := make([]float64, len(rs))
 				wantGrad := make([]float64, len(xs))
 				idx := make([]int, len(outDims))
@@ -150,19 +152,19 @@ func TestSliceValuesAndGradient(t *testing.T) {
 					wantOut[o] = xs[src]
 					wantGrad[src] += rs[o]
 				}
-				assertClose(t, "slice values", flat64(got[0]), wantOut, 0, 0)
-				assertClose(t, "slice gradient", flat64(got[1]), wantGrad, 0, 0)
+				gomlxtest.AssertClose(t, "slice values", gomlxtest.Flat64(got[0]), wantOut, 0, 0)
+				gomlxtest.AssertClose(t, "slice gradient", gomlxtest.Flat64(got[1]), wantGrad, 0, 0)
 			})
 		}
 	})
 }
 
 // TestOpsFiniteDifferences checks the gradients of the wrappers and of the added unary rules
-// against central finite differences in float64 (tolerance in gradCheck).
+// against central finite differences in float64 (tolerance in gomlxtest.GradCheck).
 func TestOpsFiniteDifferences(t *testing.T) {
 	cases := []struct {
 		name string
-		fn   layerFn
+		fn   gomlxtest.LayerFn
 		dims [][]int
 	}{
 		{"matmul", func(_ *context.Context, in []*graph.Node) *graph.Node { return MatMul(in[0], in[1]) },
@@ -188,15 +190,15 @@ func TestOpsFiniteDifferences(t *testing.T) {
 		{"expm1", func(_ *context.Context, in []*graph.Node) *graph.Node { return graph.Expm1(in[0]) },
 			[][]int{{3, 4}}},
 	}
-	forEachBackend(t, func(t *testing.T, b backends.Backend) {
+	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(i), 4))
 				var ins []*tensors.Tensor
 				for _, d := range tc.dims {
-					ins = append(ins, randTensor(rng, dtypes.Float64, d...))
+					ins = append(ins, gomlxtest.RandTensor(rng, dtypes.Float64, 1, d...))
 				}
-				gradCheck(t, b, uint64(i), tc.fn, ins...)
+				gomlxtest.GradCheck(t, b, uint64(i), tc.fn, ins...)
 			})
 		}
 	})
@@ -204,7 +206,7 @@ func TestOpsFiniteDifferences(t *testing.T) {
 
 // TestNodeTableReleasesNodes checks that recorded parameters do not outlive their graph.
 func TestNodeTableReleasesNodes(t *testing.T) {
-	b := goBackend(t)
+	b := gomlxtest.Backend(t, testGoConfig)
 	size := func() int {
 		nodeTable.Lock()
 		defer nodeTable.Unlock()

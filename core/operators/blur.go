@@ -148,12 +148,7 @@ type GaussianBlur struct{ convOp }
 
 // NewGaussianBlur builds blur.gaussian; a zero field takes its documented default.
 func NewGaussianBlur(cfg GaussianBlurConfig) (*GaussianBlur, error) {
-	if cfg.Size == 0 {
-		cfg.Size = 33
-	}
-	if cfg.Sigma == 0 {
-		cfg.Sigma = 1.5
-	}
+	schema.FillDefaults(&cfg)
 	switch {
 	case cfg.Size < 1 || cfg.Size > MaxKernelSize || cfg.Size%2 == 0:
 		return nil, fmt.Errorf("blur.gaussian: size must be odd and in [1, %d], got %d", MaxKernelSize, cfg.Size)

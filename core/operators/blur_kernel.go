@@ -61,11 +61,10 @@ func (c *KernelBlurConfig) load() (*Kernel, error) {
 // scipy.signal.convolve2d). No per-sample parameters.
 type KernelBlur struct{ convOp }
 
-// NewKernelBlur builds blur.kernel, reading the kernel file; errors name the file.
+// NewKernelBlur builds blur.kernel, reading the kernel file; an empty normalize takes the
+// documented default. Errors name the file.
 func NewKernelBlur(cfg KernelBlurConfig) (*KernelBlur, error) {
-	if cfg.Normalize == "" {
-		cfg.Normalize = "sum"
-	}
+	schema.FillDefaults(&cfg)
 	if cfg.Normalize != "sum" && cfg.Normalize != "none" {
 		return nil, fmt.Errorf("blur.kernel: normalize must be sum or none, got %q", cfg.Normalize)
 	}
@@ -183,9 +182,7 @@ type MotionBlur struct{ convOp }
 
 // NewMotionBlur builds blur.motion; a zero length takes the documented default.
 func NewMotionBlur(cfg MotionBlurConfig) (*MotionBlur, error) {
-	if cfg.Length == 0 {
-		cfg.Length = 9
-	}
+	schema.FillDefaults(&cfg)
 	if !(cfg.Length >= 1 && cfg.Length <= MaxKernelSize-2) || math.IsNaN(cfg.Angle) || math.IsInf(cfg.Angle, 0) {
 		return nil, fmt.Errorf("blur.motion: length must be in [1, %d] and angle finite, got %v, %v", MaxKernelSize-2, cfg.Length, cfg.Angle)
 	}

@@ -1,7 +1,9 @@
 package operators
 
 import (
+	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -133,5 +135,69 @@ func TestFromSpecsOrder(t *testing.T) {
 	_, _, err := FromSpecs(ctx, p.Corruption)
 	if err == nil || !strings.Contains(err.Error(), "corruption[0] (line 2): the noise model noise.gaussian must be the last item") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestZeroFieldsMeanDefaults: each constructor given a config with zero fields builds the same
+// part as the registry does from the defaults a pipeline item without parameters decodes to
+// (the tags, Entry.DefaultConfig), so the defaults are written once. mask.random is the
+// exception its constructor documents: fraction 0 is a value (keep every pixel).
+func TestZeroFieldsMeanDefaults(t *testing.T) {
+	kernel := filepath.Join(t.TempDir(), "k.npy")
+	if err := npy.WriteFile(kernel, []int{3, 3}, []float32{1, 2, 1, 2, 4, 2, 1, 2, 1}); err != nil {
+		t.Fatal(err)
+	}
+	box := func(v any) error { // a default box (14 pixels) fits 14x14 images, not 13x13
+		_, err13 := v.(*BoxMask).OutShape(ctx, batchShape(1, 13, 13, 1))
+		_, err14 := v.(*BoxMask).OutShape(ctx, batchShape(1, 14, 14, 1))
+		if err13 == nil || err14 != nil {
+			return fmt.Errorf("box of the wrong size: 13x13 err %v, 14x14 err %v", err13, err14)
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		id      string
+		zero    func() (any, error)
+		compare func(any) error // for parts holding functions; nil: reflect.DeepEqual
+		params  string          // required parameters, given to both
+	}{
+		{id: "blur.gaussian", zero: func() (any, error) { return NewGaussianBlur(GaussianBlurConfig{}) }},
+		{id: "blur.motion", zero: func() (any, error) { return NewMotionBlur(MotionBlurConfig{}) }},
+		{id: "blur.kernel", zero: func() (any, error) { return NewKernelBlur(KernelBlurConfig{Path: kernel}) },
+			params: "path: " + kernel},
+		{id: "op.downsample", zero: func() (any, error) { return NewDownsample(DownsampleConfig{}) }},
+		{id: "mask.box", zero: func() (any, error) { return NewBoxMask(BoxMaskConfig{}) }, compare: box},
+		{id: "noise.gaussian", zero: func() (any, error) { return NewGaussianNoise(GaussianNoiseConfig{}) }},
+		{id: "noise.poisson", zero: func() (any, error) { return NewPoissonNoise(PoissonNoiseConfig{}) }},
+		{id: "noise.poisson_gaussian", zero: func() (any, error) { return NewPoissonGaussianNoise(PoissonGaussianNoiseConfig{}) }},
+	} {
+		t.Run(c.id, func(t *testing.T) {
+			e, err := registry.Lookup(c.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Example = c.params
+			cfg, err := e.ExampleConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := e.New(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.zero()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.compare != nil {
+				if err := c.compare(got); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("zero config built %+v, the registry's defaults %+v", got, want)
+			}
+		})
 	}
 }

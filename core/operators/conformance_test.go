@@ -104,8 +104,10 @@ func TestConformanceInGraph(t *testing.T) {
 	}
 	for _, id := range []string{"blur.gaussian", "blur.motion", "mask.random", "op.downsample"} {
 		e, _ := registry.Lookup(id)
-		cfg := e.Config()
-		schema.Decode(nil, cfg, "")
+		cfg, err := e.DefaultConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
 		v, err := e.New(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -28,9 +29,7 @@ type Downsample struct{ f int }
 
 // NewDownsample builds downsample; a zero factor takes the documented default.
 func NewDownsample(cfg DownsampleConfig) (*Downsample, error) {
-	if cfg.Factor == 0 {
-		cfg.Factor = 2
-	}
+	schema.FillDefaults(&cfg)
 	if cfg.Factor < 2 {
 		return nil, fmt.Errorf("downsample: factor must be >= 2, got %d", cfg.Factor)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -130,10 +131,8 @@ type BoxMask struct{ maskOp }
 
 // NewBoxMask builds mask.box; a zero size takes the documented default.
 func NewBoxMask(cfg BoxMaskConfig) (*BoxMask, error) {
+	schema.FillDefaults(&cfg)
 	s := cfg.Size
-	if s == 0 {
-		s = 14
-	}
 	if s < 1 {
 		return nil, fmt.Errorf("mask.box: size must be >= 1, got %d", s)
 	}

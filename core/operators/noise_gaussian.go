@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -29,9 +30,7 @@ type GaussianNoise struct{ sigma float64 }
 
 // NewGaussianNoise builds noise.gaussian; a zero sigma takes the documented default.
 func NewGaussianNoise(cfg GaussianNoiseConfig) (*GaussianNoise, error) {
-	if cfg.Sigma == 0 {
-		cfg.Sigma = 0.1
-	}
+	schema.FillDefaults(&cfg)
 	if !(cfg.Sigma > 0) || math.IsInf(cfg.Sigma, 0) {
 		return nil, fmt.Errorf("noise.gaussian: sigma must be > 0, got %v", cfg.Sigma)
 	}

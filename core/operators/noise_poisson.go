@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
@@ -35,9 +36,7 @@ type PoissonNoise struct{ photons float64 }
 
 // NewPoissonNoise builds noise.poisson; a zero photons takes the documented default.
 func NewPoissonNoise(cfg PoissonNoiseConfig) (*PoissonNoise, error) {
-	if cfg.Photons == 0 {
-		cfg.Photons = 100
-	}
+	schema.FillDefaults(&cfg)
 	if !(cfg.Photons > 0) || math.IsInf(cfg.Photons, 0) {
 		return nil, fmt.Errorf("noise.poisson: photons must be > 0, got %v", cfg.Photons)
 	}
@@ -111,12 +110,7 @@ type PoissonGaussianNoise struct{ gain, sigma, offset float64 }
 // NewPoissonGaussianNoise builds noise.poisson_gaussian; zero gain or sigma take the
 // documented defaults.
 func NewPoissonGaussianNoise(cfg PoissonGaussianNoiseConfig) (*PoissonGaussianNoise, error) {
-	if cfg.Gain == 0 {
-		cfg.Gain = 0.01
-	}
-	if cfg.Sigma == 0 {
-		cfg.Sigma = 0.01
-	}
+	schema.FillDefaults(&cfg)
 	if !(cfg.Gain > 0) || !(cfg.Sigma > 0) || math.IsInf(cfg.Gain+cfg.Sigma, 0) || math.IsNaN(cfg.Offset) || math.IsInf(cfg.Offset, 0) {
 		return nil, fmt.Errorf("noise.poisson_gaussian: gain and sigma must be > 0 and offset finite, got %v, %v, %v", cfg.Gain, cfg.Sigma, cfg.Offset)
 	}

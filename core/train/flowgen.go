@@ -25,8 +25,10 @@ type FlowGenerator struct {
 	saved map[string]bool // the flow variables the checkpoint held
 	Step  int             // the checkpoint's step (within its training phase)
 	// Levels is the flow's number of levels: image sides must be multiples of 2^Levels.
-	Levels  int
-	checked bool
+	Levels int
+	// Warnings say what loading skipped to find the checkpoint (damaged newer ones).
+	Warnings []string
+	checked  bool
 }
 
 // NewFlowGenerator loads the flow's weights from the latest checkpoint of the training folder
@@ -53,7 +55,7 @@ func NewFlowGenerator(be backends.Backend, dir string, cfg flow.Config) (*FlowGe
 	if levels == 0 {
 		levels = flow.DefaultConfig().Levels
 	}
-	g := &FlowGenerator{ctx: ctx, saved: map[string]bool{}, Step: ck.Step, Levels: levels}
+	g := &FlowGenerator{ctx: ctx, saved: map[string]bool{}, Step: ck.Step, Levels: levels, Warnings: ck.Warnings}
 	for _, name := range names {
 		cut := strings.LastIndex(name, "/")
 		ctx.InAbsPath(name[:cut]).VariableWithValue(name[cut+1:], ck.Values[name])

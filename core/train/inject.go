@@ -111,46 +111,46 @@ func (t *Trainer) dataTerm(ctx context.Context, x *batch.Batch, in stepInputs) (
 	op, noise := t.prob.Op, t.prob.Noise
 	ax, err := op.Apply(ctx, x, in.params)
 	if err != nil {
-		return nil, nil, fmt.Errorf("forward operator: %w", err)
+		return nil, nil, fmt.Errorf("forward operator %s: %w", t.prob.opName(), err)
 	}
 	if ax.Shape != in.y.Shape {
-		return nil, nil, fmt.Errorf("forward operator: A(x) has shape %s, the observations %s", ax.Shape, in.y.Shape)
+		return nil, nil, fmt.Errorf("forward operator %s: A(x) has shape %s, the observations %s", t.prob.opName(), ax.Shape, in.y.Shape)
 	}
 	nll, err := noise.NLL(ctx, in.y, ax)
 	if err != nil {
-		return nil, nil, fmt.Errorf("noise model NLL: %w", err)
+		return nil, nil, fmt.Errorf("noise model %s NLL: %w", t.prob.noiseName(), err)
 	}
 	if len(nll) != x.N {
-		return nil, nil, fmt.Errorf("noise model NLL: %d values for a batch of %d", len(nll), x.N)
+		return nil, nil, fmt.Errorf("noise model %s NLL: %d values for a batch of %d", t.prob.noiseName(), len(nll), x.N)
 	}
 	v, err := noise.NLLGrad(ctx, in.y, ax)
 	if err != nil {
-		return nil, nil, fmt.Errorf("noise model NLL gradient: %w", err)
+		return nil, nil, fmt.Errorf("noise model %s NLL gradient: %w", t.prob.noiseName(), err)
 	}
 	g, err := op.VJP(ctx, x, v, in.params)
 	if err != nil {
-		return nil, nil, fmt.Errorf("forward operator VJP: %w", err)
+		return nil, nil, fmt.Errorf("forward operator %s VJP: %w", t.prob.opName(), err)
 	}
 	return nll, g, nil
 }
 
-// flowArgs returns the flow step's inputs (see buildFlowStep), computing the injected terms
-// when there are any.
+// flowArgs returns the flow step's inputs (flowIn, flattened for the compiled step), computing
+// the injected terms when there are any.
 func (t *Trainer) flowArgs(ctx context.Context, in stepInputs, lambda, lr float64) ([]any, error) {
-	args := []any{toTensor(in.z), toTensor(in.y), toTensor(in.base), toTensor(in.eps),
-		tensors.FromValue(in.tIdx), tensors.FromValue(in.sa), tensors.FromValue(in.s1m), tensors.FromValue(in.weight),
-		float32(lambda), float32(lr)}
+	args := flowIn[any]{Z: toTensor(in.z), Y: toTensor(in.y), Base: toTensor(in.base), Eps: toTensor(in.eps),
+		TIdx: tensors.FromValue(in.tIdx), SqrtAbar: tensors.FromValue(in.sa), Sqrt1mAbar: tensors.FromValue(in.s1m),
+		Weight: tensors.FromValue(in.weight), Lambda: float32(lambda), LR: float32(lr)}
 	if !t.inject {
-		args = append(args, t.paramTensors(in.params)...)
+		args.Params = t.paramTensors(in.params)
 	}
-	if !t.needsHost() {
-		return args, nil
+	if t.needsHost() {
+		h, err := t.hostTerms(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		args.Host, args.HostGrad, args.HostNLL, args.HostExtra = true, toTensor(h.grad), float32(h.nll), float32(h.extra)
 	}
-	h, err := t.hostTerms(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	return append(args, toTensor(h.grad), float32(h.nll), float32(h.extra)), nil
+	return args.flat(), nil
 }
 
 func sum(v []float64) float64 {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -42,6 +43,20 @@ type Problem struct {
 	// Priors are extra priors added to the flow loss besides those of Config.Priors (a caller
 	// that holds part.Prior values, such as a test or a plugin host, passes them here).
 	Priors []WeightedPrior
+	// OpID and NoiseID name Op and Noise in log lines and errors by their registry IDs
+	// ("blur.gaussian then micro.widefield", "noise.gaussian"); empty: the Go type.
+	OpID, NoiseID string
+}
+
+// opName and noiseName name the parts for people: their IDs, else their Go types.
+func (p *Problem) opName() string    { return nameOr(p.OpID, p.Op) }
+func (p *Problem) noiseName() string { return nameOr(p.NoiseID, p.Noise) }
+
+func nameOr(id string, v any) string {
+	if id != "" {
+		return id
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // Trainer holds the models' context and the compiled steps.
@@ -67,6 +82,9 @@ type Trainer struct {
 	// stopAfter, when positive, makes Run stop with errStopped after that many steps of this
 	// process: the tests' stand-in for a killed run.
 	stopAfter int
+	// progressEvery, when positive, replaces progress.DefaultInterval between progress lines
+	// (tests).
+	progressEvery time.Duration
 }
 
 var errStopped = errors.New("stopped by test")
@@ -87,7 +105,7 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 	if inject {
 		gop, gnoise = nil, nil
 		log.Info("the data term is trained by gradient injection (the operator or the noise model has no in-graph form)",
-			"operator", fmt.Sprintf("%T", prob.Op), "noise", fmt.Sprintf("%T", prob.Noise))
+			"operator", prob.opName(), "noise", prob.noiseName())
 	}
 	built, err := BuildPriors(ctx, cfg.Priors)
 	if err != nil {
@@ -153,11 +171,11 @@ func (t *Trainer) Context() *mlctx.Context { return t.ctx }
 // Schedule returns the diffusion schedule.
 func (t *Trainer) Schedule() *diffusion.Schedule { return t.sched }
 
-// graphParams turns the param inputs into the operator's map.
-func (t *Trainer) graphParams(in []*graph.Node) map[string]*graph.Node {
+// graphParams turns the param inputs (flowIn.Params) into the operator's map.
+func (t *Trainer) graphParams(params []*graph.Node) map[string]*graph.Node {
 	m := make(map[string]*graph.Node, len(t.keys))
 	for i, k := range t.keys {
-		m[k] = in[i]
+		m[k] = params[i]
 	}
 	return m
 }
@@ -168,67 +186,64 @@ func (t *Trainer) sample(ctx *mlctx.Context, z, base *graph.Node) (x, logdet *gr
 	return graph.Add(base, g), logdet
 }
 
-// flowFixedInputs is the number of flow-step inputs before the operator's parameters.
-const flowFixedInputs = 10
+// nameFlowIn names the compiled flow step's inputs with this trainer's layout (operator
+// parameters for the in-graph data term, injected terms when some term is injected).
+func (t *Trainer) nameFlowIn(in []*graph.Node) flowIn[*graph.Node] {
+	return nameFlowIn(in, t.numParamInputs(), t.needsHost())
+}
 
-// Flow step inputs: z, y, base, eps, tIdx, sqrtAbar, sqrt1mAbar, weight, lambda, lr, then the
-// operator's params (in-graph data term only), then, when some term is injected (see
-// hostTerms), the host gradient [N,H,W,C], the host NLL and the extra priors' energy.
-// Outputs: loss, entropy, nll, prior (per pixel, batch means), grad norm, and the extra
-// priors' weighted energy when some term is injected.
+// buildFlowStep compiles the flow step: inputs flowIn (see flowArgs), outputs flowOut.
 func (t *Trainer) buildFlowStep() (*mlctx.Exec, error) {
 	opt := Adam{Name: "flow", Scope: FlowScope, ClipNorm: t.cfg.Clip}
 	return mlctx.NewExec(t.be, t.ctx, func(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
-		loss, parts := t.flowLoss(ctx, in)
-		norm := opt.Step(ctx, loss, in[9])
-		out := []*graph.Node{loss, parts[0], parts[1], parts[2], norm}
-		return append(out, parts[3:]...)
+		args := t.nameFlowIn(in)
+		out := t.flowLoss(ctx, args)
+		out.GradNorm = opt.Step(ctx, out.Loss, args.LR)
+		return out.flat()
 	})
 }
 
-// flowLoss builds the flow loss from the flow step's inputs; parts are the entropy, NLL and
-// prior terms, and the extra priors' term when some term is injected.
-func (t *Trainer) flowLoss(ctx *mlctx.Context, in []*graph.Node) (loss *graph.Node, parts []*graph.Node) {
+// flowLoss builds the flow loss from the flow step's inputs: the outputs but the gradient norm
+// (the loss, its entropy, NLL and prior terms, and the extra priors' term when some term is
+// injected).
+func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) flowOut[*graph.Node] {
 	d := float64(t.imgSize)
-	z, y, base, eps, tIdx, sa, s1m, w, lambda := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8]
 	if !t.needsHost() { // the in-graph path, as it always was
-		x, logdet := t.sample(ctx, z, base)
-		ax := t.gop.ApplyGraph(x, t.graphParams(in[flowFixedInputs:]))
-		nll := t.gnoise.NLLGraph(y, ax)
-		prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), eps, tIdx, sa, s1m, w)
+		x, logdet := t.sample(ctx, in.Z, in.Base)
+		ax := t.gop.ApplyGraph(x, t.graphParams(in.Params))
+		nll := t.gnoise.NLLGraph(in.Y, ax)
+		prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar, in.Weight)
 		ent := graph.DivScalar(graph.ReduceAllMean(graph.Neg(logdet)), d)
 		nllM := graph.DivScalar(graph.ReduceAllMean(nll), d)
 		priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
-		loss := graph.Add(graph.Add(ent, nllM), graph.Mul(lambda, priorM))
-		return loss, []*graph.Node{ent, nllM, priorM}
+		loss := graph.Add(graph.Add(ent, nllM), graph.Mul(in.Lambda, priorM))
+		return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM}
 	}
-	x, logdet := t.sample(ctx, z, base)
-	host := in[flowFixedInputs+t.numParamInputs():]
-	hostGrad, hostNLL, hostExtra := host[0], host[1], host[2]
-	nllM := hostNLL
+	x, logdet := t.sample(ctx, in.Z, in.Base)
+	nllM := in.HostNLL
 	if !t.inject {
-		ax := t.gop.ApplyGraph(x, t.graphParams(in[flowFixedInputs:]))
-		nllM = graph.DivScalar(graph.ReduceAllMean(t.gnoise.NLLGraph(y, ax)), d)
+		ax := t.gop.ApplyGraph(x, t.graphParams(in.Params))
+		nllM = graph.DivScalar(graph.ReduceAllMean(t.gnoise.NLLGraph(in.Y, ax)), d)
 	}
-	prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), eps, tIdx, sa, s1m, w)
+	prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar, in.Weight)
 	ent := graph.DivScalar(graph.ReduceAllMean(graph.Neg(logdet)), d)
 	priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
-	loss = graph.Add(graph.Add(ent, nllM), graph.Mul(lambda, priorM))
-	loss = graph.Add(graph.Add(loss, hostExtra), injected(x, hostGrad))
-	return loss, []*graph.Node{ent, nllM, priorM, hostExtra}
+	loss := graph.Add(graph.Add(ent, nllM), graph.Mul(in.Lambda, priorM))
+	loss = graph.Add(graph.Add(loss, in.HostExtra), injected(x, in.HostGrad))
+	return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM, Host: true, Extra: in.HostExtra}
 }
 
-// Diffusion step inputs: z, base, eps, tIdx, sqrtAbar, sqrt1mAbar, lr. Outputs: loss, grad norm.
+// buildDiffusionStep compiles the diffusion step: inputs diffIn, outputs diffOut.
 func (t *Trainer) buildDiffusionStep() (*mlctx.Exec, error) {
 	opt := Adam{Name: "unet", Scope: UNetScope, ClipNorm: t.cfg.Clip}
-	return mlctx.NewExec(t.be, t.ctx, func(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
-		z, base, eps, tIdx, sa, s1m, lr := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
-		x, _ := t.sample(ctx, z, base)
+	return mlctx.NewExec(t.be, t.ctx, func(ctx *mlctx.Context, flat []*graph.Node) []*graph.Node {
+		in := nameDiffIn(flat)
+		x, _ := t.sample(ctx, in.Z, in.Base)
 		x0 := graph.StopGradient(toModelRange(x))
-		loss := diffusion.DenoiseLoss(ctx, t.cfg.UNet, x0, eps, tIdx, sa, s1m)
-		norm := opt.Step(ctx, loss, lr)
+		loss := diffusion.DenoiseLoss(ctx, t.cfg.UNet, x0, in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar)
+		norm := opt.Step(ctx, loss, in.LR)
 		diffusion.UpdateEMA(ctx, loss.Graph(), "unet", t.cfg.EMA)
-		return []*graph.Node{loss, norm}
+		return diffOut[*graph.Node]{Loss: loss, GradNorm: norm}.flat()
 	})
 }
 
@@ -301,17 +316,28 @@ func (t *Trainer) paramTensors(p part.Params) []any {
 }
 
 // flowStep runs one flow step and returns its outputs as float64.
-func (t *Trainer) flowStep(ctx context.Context, in stepInputs, lambda, lr float64) ([]float64, error) {
+func (t *Trainer) flowStep(ctx context.Context, in stepInputs, lambda, lr float64) (flowOut[float64], error) {
 	args, err := t.flowArgs(ctx, in, lambda, lr)
 	if err != nil {
-		return nil, err
+		return flowOut[float64]{}, err
 	}
-	return scalars(t.flowEx.Exec(args...))
+	out, err := scalars(t.flowEx.Exec(args...))
+	if err != nil {
+		return flowOut[float64]{}, err
+	}
+	return nameFlowOut(out, t.needsHost()), nil
 }
 
-func (t *Trainer) diffusionStep(in stepInputs, lr float64) ([]float64, error) {
-	return scalars(t.dmEx.Exec(toTensor(in.z), toTensor(in.base), toTensor(in.eps),
-		tensors.FromValue(in.tIdx), tensors.FromValue(in.sa), tensors.FromValue(in.s1m), float32(lr)))
+// diffusionStep runs one diffusion step and returns its outputs as float64.
+func (t *Trainer) diffusionStep(in stepInputs, lr float64) (diffOut[float64], error) {
+	args := diffIn[any]{Z: toTensor(in.z), Base: toTensor(in.base), Eps: toTensor(in.eps),
+		TIdx: tensors.FromValue(in.tIdx), SqrtAbar: tensors.FromValue(in.sa), Sqrt1mAbar: tensors.FromValue(in.s1m),
+		LR: float32(lr)}
+	out, err := scalars(t.dmEx.Exec(args.flat()...))
+	if err != nil {
+		return diffOut[float64]{}, err
+	}
+	return nameDiffOut(out), nil
 }
 
 func scalars(out []*tensors.Tensor, err error) ([]float64, error) {
@@ -328,11 +354,13 @@ func scalars(out []*tensors.Tensor, err error) ([]float64, error) {
 // errNonFinite marks a step whose loss or gradient norm is NaN or Inf.
 var errNonFinite = errors.New("non-finite loss")
 
-func checkFinite(names []string, vals []float64) error {
+// checkFinite returns an errNonFinite naming every slot (see step_io.go) whose value is NaN or
+// infinite.
+func checkFinite(slots []*float64, names []string) error {
 	var bad []string
-	for i, v := range vals {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			bad = append(bad, fmt.Sprintf("%s=%v", names[i], v))
+	for i, v := range slots {
+		if math.IsNaN(*v) || math.IsInf(*v, 0) {
+			bad = append(bad, fmt.Sprintf("%s=%v", names[i], *v))
 		}
 	}
 	if len(bad) > 0 {

@@ -67,7 +67,7 @@ func describe(ctx context.Context, e registry.Entry) (protocol.PartInfo, error) 
 	if e.Kind != registry.KindNoise && e.Kind != registry.KindMetric {
 		return info, nil
 	}
-	cfg, err := exampleConfig(e)
+	cfg, err := e.ExampleConfig()
 	if err != nil {
 		return info, err
 	}
@@ -86,26 +86,6 @@ func describe(ctx context.Context, e registry.Entry) (protocol.PartInfo, error) 
 		info.HigherIsBetter = m.HigherIsBetter()
 	}
 	return info, nil
-}
-
-// exampleConfig decodes e's example (or its defaults) into a new config.
-func exampleConfig(e registry.Entry) (any, error) {
-	if e.Config == nil {
-		return nil, nil
-	}
-	cfg := e.Config()
-	var node *yaml.Node
-	if e.Example != "" {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(e.Example), &doc); err != nil {
-			return nil, fmt.Errorf("example: %w", err)
-		}
-		node = doc.Content[0]
-	}
-	if errs := schema.Decode(node, cfg, ""); len(errs) > 0 {
-		return nil, fmt.Errorf("example parameters: %w", errs)
-	}
-	return cfg, nil
 }
 
 func (s *server) Describe(context.Context) (protocol.Description, error) { return s.desc, nil }

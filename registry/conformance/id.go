@@ -5,44 +5,33 @@ import (
 	"errors"
 	"fmt"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/flowdiff/flowdiff-go/core/metrics"
 	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
 
-// CheckID builds the part registered as id in reg with its default configuration and runs the
-// checks of its kind (operators: CheckOperator; noise models: CheckNoise; priors: CheckPrior;
-// metrics: CheckMetric, or CheckSetMetric for set metrics) with default Options.
+// CheckID builds the part registered as id in reg with its example parameters, or its
+// defaults when it has none (registry.Entry.ExampleConfig), and runs the checks of its kind
+// (operators: CheckOperator; noise models: CheckNoise; priors: CheckPrior; metrics:
+// CheckMetric, or CheckSetMetric for set metrics) with default Options.
 // A part whose defaults are incomplete (a required file path, an empty list of operators)
 // gets a skipped "build" check saying what it needs; CheckEntry or CheckSpec run it with a
-// configuration. The error is for an unknown ID only.
+// configuration. The error is for an unknown ID, or an Example that is not YAML.
 func CheckID(ctx context.Context, id string, reg *registry.Registry) (Report, error) {
 	e, err := reg.Lookup(id)
 	if err != nil {
 		return Report{}, err
 	}
-	var cfg any
-	if e.Config != nil {
-		cfg = e.Config()
-		var errs schema.Errors
-		if e.Example != "" {
-			var node yaml.Node
-			if err := yaml.Unmarshal([]byte(e.Example), &node); err != nil {
-				return Report{}, fmt.Errorf("%s: example parameters: %w", id, err)
-			}
-			errs = schema.Decode(node.Content[0], cfg, id+".example")
-		} else {
-			errs = schema.Decode(nil, cfg, "")
-		}
-		if len(errs) > 0 {
-			errs.Sort()
-			r := Report{Subject: id}
-			r.skip("build", "the default configuration is incomplete ("+errs.Error()+"); check it with a configuration")
-			return r, nil
-		}
+	cfg, err := e.ExampleConfig()
+	var errs schema.Errors
+	if errors.As(err, &errs) {
+		r := Report{Subject: id}
+		r.skip("build", "the default configuration is incomplete ("+errs.Error()+"); check it with a configuration")
+		return r, nil
+	}
+	if err != nil {
+		return Report{}, err
 	}
 	return CheckEntry(ctx, e, cfg, Options{}), nil
 }

@@ -20,12 +20,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/plugins/host"
 	"github.com/flowdiff/flowdiff-go/plugins/sdk"
 	"github.com/flowdiff/flowdiff-go/registry"
 	"github.com/flowdiff/flowdiff-go/registry/conformance"
-	"gopkg.in/yaml.v3"
 )
 
 // EnvServe, set in the re-executed test binary, makes the helpers serve instead of test.
@@ -54,7 +52,7 @@ func partTest(t *testing.T, e registry.Entry, kind registry.Kind) {
 	}
 	ctx := context.Background()
 	t.Run("in-process", func(t *testing.T) {
-		cfg, err := exampleConfig(e)
+		cfg, err := e.ExampleConfig()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,24 +102,4 @@ func pluginFolder(t *testing.T, id string) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-// exampleConfig decodes e's Example (or its defaults) into a new config.
-func exampleConfig(e registry.Entry) (any, error) {
-	if e.Config == nil {
-		return nil, nil
-	}
-	cfg := e.Config()
-	var node *yaml.Node
-	if e.Example != "" {
-		var doc yaml.Node
-		if err := yaml.Unmarshal([]byte(e.Example), &doc); err != nil {
-			return nil, err
-		}
-		node = doc.Content[0]
-	}
-	if errs := schema.Decode(node, cfg, e.ID); len(errs) > 0 {
-		return nil, errs
-	}
-	return cfg, nil
 }
