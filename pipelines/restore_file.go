@@ -32,9 +32,12 @@ type Sidecar struct {
 	Pipeline    string          `json:"pipeline"` // the run's name
 	Settings    RestoreSettings `json:"settings"`
 	// Scaling is the file's normalization (x' = (x - offset) / scale), inverted on output.
-	Scaling                        formats.Scaling `json:"scaling"`
-	Width, Height, Channels, Pages int
-	Outputs                        []SidecarOutput `json:"outputs"`
+	Scaling  formats.Scaling `json:"scaling"`
+	Width    int             `json:"width"`
+	Height   int             `json:"height"`
+	Channels int             `json:"channels"`
+	Pages    int             `json:"pages"` // images in the file (pages of a stack)
+	Outputs  []SidecarOutput `json:"outputs"`
 	// Clipped counts the output samples moved into their type's range.
 	Clipped int `json:"clipped"`
 	// Residual is the mean over the file's images of the whitened residual's statistics of the
