@@ -76,7 +76,7 @@ func Compare(runDir, goldenPath string) (*Comparison, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(filepath.Join(runDir, MetricsFileName))
+	data, err := readMetricsFile(filepath.Join(runDir, MetricsFileName))
 	if err != nil {
 		return nil, fmt.Errorf("run metrics: %w", err)
 	}

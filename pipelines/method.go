@@ -53,6 +53,10 @@ type Method interface {
 
 var methods = map[string]Method{}
 
+// flowMethods are the methods that train core/train's conditional flow, whose data term needs
+// a noise model (validateStages).
+var flowMethods = map[string]bool{DefaultMethod: true, "clean_prior": true}
+
 // registerMethod adds a method at start-up; a duplicate name is a programmer error.
 func registerMethod(m Method) {
 	if _, dup := methods[m.Name()]; dup {
@@ -113,6 +117,10 @@ func (p *Pipeline) checkMethod() []schema.Problem {
 			probs = append(probs, schema.Problem{Field: o.field,
 				Msg: fmt.Sprintf("%s configures method %s, but this pipeline's method is %s: remove it or set method: %s", o.field, o.owner, m.Name(), o.owner)})
 		}
+	}
+	if len(p.Train.Priors) > 0 && !flowMethods[m.Name()] {
+		probs = append(probs, schema.Problem{Field: "train.priors",
+			Msg: fmt.Sprintf("train.priors join the conditional flow's loss, and method %s trains no flow: remove them or use flowdiff or clean_prior", m.Name())})
 	}
 	return append(probs, m.Check(p)...)
 }

@@ -104,7 +104,7 @@ func (ambientDiffusion) Train(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	model, _, err := train.LoadPrior(r.Path(trainDir))
+	model, _, err := train.LoadPrior(r.Path(trainDir), r.Log)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/baselines"
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
-	"github.com/flowdiff/flowdiff-go/core/formats/npy"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )
 
@@ -65,7 +64,7 @@ func imageShaped(r *Run, obs *batch.Batch, method string) error {
 // writeAmortized writes an amortized restoration of the test observations as
 // train/posterior_mean.npy and hands it to evaluate as the estimate posterior_mean.
 func writeAmortized(r *Run, x *batch.Batch) error {
-	if err := npy.WriteFile(r.Path(trainDir, "posterior_mean.npy"), x.Dims(), x.Data); err != nil {
+	if err := writeBatchSummed(r.Path(trainDir, "posterior_mean.npy"), x.Dims(), x.Data); err != nil {
 		return err
 	}
 	r.Data.addEstimate("posterior_mean", x)

@@ -74,7 +74,7 @@ func (sureScore) Train(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	model, _, err := train.LoadPrior(r.Path(trainDir))
+	model, _, err := train.LoadPrior(r.Path(trainDir), r.Log)
 	if err != nil {
 		return err
 	}

@@ -83,6 +83,7 @@ func TestMethodOptionsBelongToTheirMethod(t *testing.T) {
 		{"train: {steps: 2, ambient_diffusion: {delta: 0.2}}\n", "flowdiff", "train.ambient_diffusion configures method ambient_diffusion"},
 		{"train: {steps: 2, reset: {flow_steps: 5}}\n", "clean_prior", "train.reset configures method flowdiff"},
 		{"train: {steps: 2, sure_score: {probe: sobol}}\n", "sure_score", "must be one of gaussian, rademacher"},
+		{"train: {steps: 2, priors: [{op: prior.tv, weight: 0.1}]}\n", "naive", "method naive trains no flow"},
 	} {
 		got, err := Parse("p.yaml", []byte(p+tc.train+"method: "+tc.method+"\n"))
 		switch {

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 
+	"github.com/flowdiff/flowdiff-go/core/metrics"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/core/schema"
+	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // Forward is the run's observation model y = N(A(x)), built once per run from the pipeline's
@@ -33,7 +36,7 @@ func (r *Run) Forward(ctx context.Context) (*Forward, error) {
 	if r.forward != nil {
 		return r.forward, nil
 	}
-	ops, noise, err := operators.FromSpecs(ctx, r.P.Corruption)
+	ops, noise, err := r.P.forwardParts(ctx) // a part's refusal is located in the pipeline
 	if err != nil {
 		return nil, err
 	}
@@ -53,4 +56,47 @@ func (r *Run) closeAtEnd(what string, close func() error) {
 		}
 		return nil
 	})
+}
+
+// built is a part the run built from a pipeline item, or the error building it gave.
+type built struct {
+	v   any
+	err error
+}
+
+// Part returns the part that pipeline item s names, building it on first use: a part is
+// configured once per run (a plugin part once in its process) and closed when the run ends.
+// A failure is remembered and returned again.
+func (r *Run) Part(ctx context.Context, s *registry.Spec) (any, error) {
+	if b, ok := r.parts[s]; ok {
+		return b.v, b.err
+	}
+	v, err := s.Build(ctx)
+	if r.parts == nil {
+		r.parts = map[*registry.Spec]built{}
+	}
+	r.parts[s] = built{v, err}
+	if c, ok := v.(io.Closer); ok && err == nil {
+		r.closeAtEnd(s.ID, c.Close)
+	}
+	return v, err
+}
+
+// buildLateParts builds, when the run starts, the parts that the train and evaluate stages
+// use later (train.priors, evaluate.metrics), so that their rules (a plugin's, checked in its
+// process) fail before the first stage rather than after hours of training; the stages then
+// use these same parts (Run.Part). A metric that cannot run on this machine (LPIPS without its
+// weights) is not an error here: evaluate reports it as unavailable.
+func (r *Run) buildLateParts(ctx context.Context) error {
+	var errs schema.Errors
+	for _, s := range r.P.specs()[len(r.P.Corruption):] {
+		if _, err := r.Part(ctx, s); err != nil && !errors.Is(err, metrics.ErrUnavailable) {
+			errs = append(errs, &schema.FieldError{Path: s.Path, Line: s.Line, Msg: refusal(s, err)})
+		}
+	}
+	if len(errs) > 0 {
+		errs.Sort()
+		return &LoadError{File: r.P.file, Errs: errs}
+	}
+	return nil
 }

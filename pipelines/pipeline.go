@@ -36,11 +36,20 @@ type Pipeline struct {
 	PluginsDir string `yaml:"plugins_dir" doc:"folder of out-of-process plugins (one sub-folder with a plugin.yaml each; docs/plugins.md), relative to this file; loaded before the parts are looked up, so corruption and metrics name plugin IDs like built-ins"`
 
 	Data       *DataConfig     `yaml:"data" doc:"where the clean images come from (clean images are used only to make observations and to evaluate)"`
-	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last"`
+	Corruption []registry.Spec `yaml:"corruption" doc:"forward model y = N(A(x)): operators applied in order, then at most one noise model, last. The noise model's sigma (noise.gaussian) or gain and sigma (noise.poisson_gaussian) may be auto: the data are then taken as observations that carry this noise, and the parameter is estimated from them (docs/noise-estimation.md)"`
 	Train      *TrainConfig    `yaml:"train" doc:"joint training of the conditional flow and the diffusion prior on the training observations (core/train)"`
 	Sample     *SampleConfig   `yaml:"sample" doc:"prior samples and DPS restorations of the test observations with the trained diffusion prior (needs train)"`
 	Evaluate   *EvaluateConfig `yaml:"evaluate" doc:"metrics computed on the test split"`
 	Report     *ReportConfig   `yaml:"report" doc:"the human-readable report written into the run folder"`
+	// Estimated is written into a run's resolved pipeline (pipeline.yaml) when it resolves
+	// auto noise parameters (auto.go); its presence makes a resumed run take the data as
+	// observations again.
+	Estimated []Estimate `yaml:"estimated,omitempty" doc:"written by a run, not by hand: the corruption noise parameters given as auto, estimated from the training observations (docs/noise-estimation.md); present, the data are taken as observations that already carry that noise"`
+
+	auto           []autoParam // noise parameters written auto and not yet estimated
+	estimatedLines []int       // line of each estimated item, for located errors
+
+	file string // the file it was read from, for messages
 }
 
 // DataConfig selects and shapes the dataset.
@@ -102,12 +111,15 @@ func Parse(name string, data []byte) (*Pipeline, error) {
 	if ferr != nil {
 		return nil, &LoadError{File: name, Errs: schema.Errors{ferr}}
 	}
-	p := &Pipeline{}
-	errs := schema.Unmarshal(data, p)
+	p := &Pipeline{file: name}
+	errs := p.unmarshal(data)
 	if dir != "" {
 		p.PluginsDir = dir
 	}
-	errs = append(errs, p.validateStages()...)
+	errs = append(errs, p.validateStages(data)...)
+	if len(errs) == 0 {
+		errs = p.checkAuto()
+	}
 	if len(errs) > 0 {
 		errs.Sort()
 		return nil, &LoadError{File: name, Errs: errs}
@@ -143,6 +155,21 @@ func loadPluginsDir(name string, data []byte) (string, *schema.FieldError) {
 	return "", nil
 }
 
+// topKeyLine returns the line of a top-level key of the YAML document data (0 if absent).
+func topKeyLine(data []byte, key string) int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return 0
+	}
+	m := doc.Content[0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i].Line
+		}
+	}
+	return 0
+}
+
 // LoadError is an invalid pipeline: a usage error (exit code 2), not a run failure.
 type LoadError struct {
 	File string
@@ -158,8 +185,9 @@ func (e *LoadError) Error() string {
 	return b.String()
 }
 
-// validateStages checks what the sections name against the registry (kinds and order).
-func (p *Pipeline) validateStages() schema.Errors {
+// validateStages checks what the sections name against the registry (kinds and order) and
+// the rules across sections; data is the document, for lines.
+func (p *Pipeline) validateStages(data []byte) schema.Errors {
 	var errs schema.Errors
 	for i, s := range p.Corruption {
 		if s.Entry.New == nil {
@@ -174,6 +202,11 @@ func (p *Pipeline) validateStages() schema.Errors {
 			errs = append(errs, &schema.FieldError{Path: s.Path, Line: s.Line,
 				Msg: fmt.Sprintf("noise model %s must come last in corruption (y = N(A(x)))", s.ID)})
 		}
+	}
+	if p.Train != nil && flowMethods[p.Method] && (len(p.Corruption) == 0 || p.Corruption[len(p.Corruption)-1].Entry.Kind != registry.KindNoise) {
+		// the trainer's rule (core/train.New), checked before a run of a method that trains the flow
+		errs = append(errs, &schema.FieldError{Path: "train", Line: topKeyLine(data, "train"),
+			Msg: "training needs a noise model as the last corruption item (the data-fidelity term); add e.g. noise.gaussian"})
 	}
 	if p.Evaluate != nil {
 		for _, s := range p.Evaluate.Metrics {
@@ -192,7 +225,11 @@ func (p *Pipeline) Resolved() ([]byte, error) {
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(p); err != nil {
+	v, err := p.resolvedValue()
+	if err != nil {
+		return nil, err
+	}
+	if err := enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("encode resolved pipeline: %w", err)
 	}
 	return b.Bytes(), enc.Close()

@@ -105,6 +105,7 @@ func TestValidationCases(t *testing.T) {
 		{"bad backend", "version: 1\nbackend: tpu\n", "backend: unknown backend \"tpu\""},
 		{"bad channels", "version: 1\ndata: {channels: 2}\n", "data.channels: must be one of 1, 3"},
 		{"not yaml", "version: 1\n  data: [\n", "invalid YAML"},
+		{"train without noise", "version: 1\ndata: {}\ncorruption: [blur.gaussian]\ntrain: {}\n", "train: training needs a noise model as the last corruption item"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -150,7 +151,9 @@ func TestReferenceListsFields(t *testing.T) {
 }
 
 // FuzzPipeline feeds arbitrary bytes to the pipeline decoder: it must return a pipeline or
-// located errors, never panic. The seed corpus is the repository's pipelines.
+// located errors, never panic, and an accepted document must round-trip to its resolved
+// pipeline with every value unchanged (checkRoundTrip). The seed corpus is the repository's
+// pipelines and testdata/fuzz/FuzzPipeline (numbers at the edges of their fields' types).
 func FuzzPipeline(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("..", "testdata", "pipelines", "*.yaml"))
 	seeds = append(seeds, filepath.Join("..", "flowdiff.yaml"))
@@ -165,9 +168,7 @@ func FuzzPipeline(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse("fuzz.yaml", data)
 		if err == nil {
-			if _, err := p.Resolved(); err != nil {
-				t.Fatalf("valid pipeline cannot be written back: %v", err)
-			}
+			checkRoundTrip(t, data, p)
 			return
 		}
 		var le *LoadError
@@ -186,5 +187,19 @@ func TestReferenceDocCurrent(t *testing.T) {
 	}
 	if string(data) != Reference() {
 		t.Error("docs/pipeline.md is stale: run `make docs`")
+	}
+}
+
+// TestPartIDs: the trainer's log lines and errors name the corruption's parts by ID.
+func TestPartIDs(t *testing.T) {
+	p, err := Parse("p.yaml", []byte("version: 1\ncorruption: [blur.gaussian, mask.random, noise.poisson]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op, noise := partIDs(p.Corruption); op != "blur.gaussian then mask.random" || noise != "noise.poisson" {
+		t.Errorf("partIDs = %q, %q", op, noise)
+	}
+	if op, _ := partIDs(p.Corruption[2:]); op != "identity" {
+		t.Errorf("no operators: %q, want identity", op)
 	}
 }

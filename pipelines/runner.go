@@ -11,6 +11,8 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/backend"
+	"github.com/flowdiff/flowdiff-go/core/runlock"
+	"github.com/flowdiff/flowdiff-go/registry"
 	"github.com/gomlx/gomlx/backends"
 )
 
@@ -41,7 +43,8 @@ type Run struct {
 	backend backends.Backend
 	choice  backend.Choice
 	closers []func() error
-	forward *Forward // built on first use; see Run.Forward
+	forward *Forward                 // built on first use; see Run.Forward
+	parts   map[*registry.Spec]built // train.priors and evaluate.metrics, built once; see Run.Part
 
 	// Handed from stage to stage.
 	Data *StageData
@@ -105,6 +108,17 @@ func Execute(ctx context.Context, p *Pipeline, opts Options) (dir string, err er
 	if _, err := r.Backend(ctx); err != nil {
 		return r.Dir, err
 	}
+	// Configure every part before the first stage, so that a part's own rules (a plugin's,
+	// which run in its process) fail now, not after the data stage or hours of training. The
+	// forward model is built here once for the whole run.
+	if len(r.P.Corruption) > 0 && len(r.P.auto) == 0 { // auto parameters: built once estimated
+		if _, err := r.Forward(ctx); err != nil {
+			return r.Dir, err
+		}
+	}
+	if err := r.buildLateParts(ctx); err != nil {
+		return r.Dir, err
+	}
 	for _, s := range stages {
 		if !s.enabled(r.P) {
 			r.Log.Debug("stage skipped: not in pipeline", "stage", s.name)
@@ -156,11 +170,25 @@ func runStage(ctx context.Context, s stage, r *Run) (err error) {
 }
 
 // openRun creates or reopens the run folder and its log and state.
-func openRun(p *Pipeline, opts Options) (*Run, error) {
+// The folder is locked (core/runlock) before anything in it is read or written: a second
+// process fails here, at once, naming the owner.
+func openRun(p *Pipeline, opts Options) (_ *Run, err error) {
 	dir := opts.Out
+	var lock *runlock.Lock
+	defer func() {
+		if err != nil && lock != nil {
+			lock.Release()
+		}
+	}()
 	if opts.Resume {
 		if dir == "" {
 			return nil, errors.New("resume needs the run folder")
+		}
+		if _, err := os.Stat(filepath.Join(dir, PipelineFileName)); err != nil {
+			return nil, fmt.Errorf("resume %s: not a run folder: %w", dir, err)
+		}
+		if lock, err = runlock.Acquire(dir); err != nil {
+			return nil, fmt.Errorf("resume %s: %w", dir, err)
 		}
 		rp, err := Load(filepath.Join(dir, PipelineFileName))
 		if err != nil {
@@ -181,13 +209,21 @@ func openRun(p *Pipeline, opts Options) (*Run, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create run folder: %w", err)
 	}
+	if lock == nil {
+		if lock, err = runlock.Acquire(dir); err != nil {
+			return nil, err
+		}
+	}
 	logFile, err := os.OpenFile(filepath.Join(dir, LogFileName), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open run log: %w", err)
 	}
 	log := slog.New(teeHandler{opts.Log.Handler(), slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug})})
 	r := &Run{Dir: dir, P: p, Log: log, opts: opts, Data: &StageData{}}
-	r.closers = append(r.closers, logFile.Close)
+	r.closers = append(r.closers, lock.Release, logFile.Close)
+	if lock.Warning != "" {
+		log.Warn(lock.Warning)
+	}
 	r.choice = backend.Resolve(opts.Backend, p.Backend)
 	if !opts.Resume {
 		resolved, err := p.Resolved()

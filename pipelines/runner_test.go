@@ -3,12 +3,15 @@ package pipelines
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowdiff/flowdiff-go/core/runlock"
 )
 
 const smallPipeline = `version: 1
@@ -92,6 +95,22 @@ func TestResumeRestoresFinishedStages(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(filepath.Join(dir, "report.md"))
+
+	// The finished run released its folder; a folder held by another owner is refused
+	// before anything in it is touched (core/runlock tests the two-process cases).
+	if _, err := os.Stat(filepath.Join(dir, runlock.FileName)); !os.IsNotExist(err) {
+		t.Errorf("lock file left after the run: %v", err)
+	}
+	held, err := runlock.Acquire(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Execute(context.Background(), nil, Options{Out: dir, Resume: true})
+	var he *runlock.HeldError
+	if !errors.As(err, &he) || he.Owner.PID != os.Getpid() {
+		t.Errorf("resume into a held folder: err = %v, want a runlock.HeldError naming pid %d", err, os.Getpid())
+	}
+	held.Release()
 	if _, err := Execute(context.Background(), nil, Options{Out: dir, Resume: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,11 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -38,7 +40,7 @@ func newPriorSampler(be backends.Backend, dir string, cfg train.Config, batchSiz
 // newPriorSamplerFunc is newPriorSampler for a network that predicts the noise through eps
 // (nil: the U-Net as a noise predictor, diffusion.EpsModel).
 func newPriorSamplerFunc(be backends.Backend, dir string, cfg train.Config, batchSize int, log *slog.Logger, eps diffusion.EpsFunc) (*priorSampler, error) {
-	model, step, err := train.LoadPrior(dir)
+	model, step, err := train.LoadPrior(dir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -95,20 +97,25 @@ func (j sampleJob) run(ctx context.Context, batchSize int, log *slog.Logger) (*b
 	for from, k := 0, 1; from < j.n; from, k = from+batchSize, k+1 {
 		to := min(j.n, from+batchSize)
 		part := filepath.Join(parts, fmt.Sprintf("%06d.npy", from))
-		b, err := readBatch(part)
+		b, err := readBatchVerified(part, false)
 		if err != nil || b.N != to-from || b.ImageSize() != j.shape.ImageSize() {
+			if _, serr := os.Stat(part); serr == nil {
+				log.Warn("stored sample part cannot be used; drawing it again", "err", fmt.Sprint(err))
+			}
 			if b, err = j.draw(ctx, from, to); err != nil {
 				return nil, fmt.Errorf("%s images %d..%d: %w", j.name, from, to-1, err)
 			}
-			if err := npy.WriteFile(part, b.Dims(), b.Data); err != nil {
+			if err := writeBatchSummed(part, b.Dims(), b.Data); err != nil {
 				return nil, err
 			}
+		} else {
+			meter.Skip(1) // read back, not drawn: not this process's rate
 		}
 		copy(out.Data[from*out.ImageSize():], b.Data)
 		meter.Update(k)
 	}
-	if err := npy.WriteFile(final, out.Dims(), out.Data); err != nil {
-		return nil, err
+	if err := writeBatchSummed(final, out.Dims(), out.Data); err != nil {
+		return nil, fmt.Errorf("%w (the %d images drawn are kept in %s for the next try)", err, j.n, parts)
 	}
 	return out, os.RemoveAll(parts)
 }
@@ -118,11 +125,27 @@ func sameJSON(a, b []byte) bool {
 	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
-// readBatch reads an [N,H,W,C] .npy file.
-func readBatch(path string) (*batch.Batch, error) {
-	a, err := npy.ReadFile(path)
+// writeBatchSummed writes b as an '<f4' .npy file with its checksum file (core/atomicfile), for
+// outputs read back later.
+func writeBatchSummed(path string, dims []int, data []float32) error {
+	return atomicfile.WriteSummed(path, 0o644, func(w io.Writer) error { return npy.Write(w, dims, data) })
+}
+
+// readBatch reads an [N,H,W,C] .npy file, verified against its checksum file when it has
+// one (outputs of older builds have none).
+func readBatch(path string) (*batch.Batch, error) { return readBatchVerified(path, true) }
+
+// readBatchVerified reads an [N,H,W,C] .npy file after checking it against its checksum
+// file (core/atomicfile); a file without one is read as it is when allowUnsummed (outputs of
+// older builds).
+func readBatchVerified(path string, allowUnsummed bool) (*batch.Batch, error) {
+	data, err := atomicfile.ReadVerified(path, allowUnsummed)
 	if err != nil {
 		return nil, err
+	}
+	a, err := npy.Read(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(a.Shape) != 4 {
 		return nil, fmt.Errorf("%s: shape %v, want [N,H,W,C]", path, a.Shape)

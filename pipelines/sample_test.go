@@ -1,12 +1,18 @@
 package pipelines
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/batch"
 )
 
@@ -82,5 +88,81 @@ func TestSampleJobResumes(t *testing.T) {
 	}
 	if len(calls) != 3 {
 		t.Errorf("changed settings drew %v, want all 3 batches", calls)
+	}
+}
+
+// TestSampleJobDamagedPart: a stored part that changed on disk (one flipped byte) is not
+// trusted on the rerun: it is drawn again, with a warning naming it. A final file that cannot
+// be written (a full disk) fails with the cause and keeps the parts for the next try.
+func TestSampleJobDamagedPart(t *testing.T) {
+	dir := t.TempDir()
+	var calls []int
+	stop := true
+	job := sampleJob{name: "dps", dir: dir, settings: map[string]int{"steps": 5}, n: 10, shape: batch.Shape{H: 2, W: 2, C: 1},
+		draw: func(_ context.Context, from, to int) (*batch.Batch, error) {
+			calls = append(calls, from)
+			if from == 8 && stop {
+				return nil, context.Canceled // the first run stops at its last batch
+			}
+			b := batch.New(to-from, 2, 2, 1)
+			for k := range b.N {
+				for i := range 4 {
+					b.Data[k*4+i] = float32(from + k)
+				}
+			}
+			return b, nil
+		}}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := job.run(context.Background(), 4, log); err == nil {
+		t.Fatal("the interrupted run did not fail")
+	}
+	part := filepath.Join(dir, "parts-dps", "000004.npy")
+	data, err := os.ReadFile(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-2] ^= 0x10 // the last image's last value: 7 becomes 7.0000x
+	os.WriteFile(part, data, 0o644)
+
+	calls, stop = nil, false
+	b, err := job.run(context.Background(), 4, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 2 || calls[0] != 4 || calls[1] != 8 {
+		t.Errorf("rerun drew batches %v, want [4 8] (the damaged part and the missing one)", calls)
+	}
+	for k := range b.N {
+		if b.Data[k*4+3] != float32(k) {
+			t.Errorf("image %d holds %v", k, b.Data[k*4+3])
+		}
+	}
+	if !strings.Contains(logs.String(), "000004.npy is damaged") {
+		t.Errorf("no warning naming the damaged part:\n%s", logs.String())
+	}
+	if err := atomicfile.Verify(filepath.Join(dir, "dps.npy")); err != nil {
+		t.Errorf("final file: %v", err)
+	}
+
+	// A full disk while writing the final file.
+	os.Remove(filepath.Join(dir, "dps.npy"))
+	os.Remove(filepath.Join(dir, "dps.npy"+atomicfile.SumSuffix))
+	calls = nil
+	job.settings = map[string]int{"steps": 6}
+	remove := atomicfile.InjectFault(func(path string, w io.Writer) io.Writer {
+		if filepath.Base(path) == "dps.npy" {
+			return atomicfile.DiskFull(dir, 10)(path, w)
+		}
+		return w
+	})
+	_, err = job.run(context.Background(), 4, log)
+	remove()
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "dps.npy") {
+		t.Errorf("err = %v, want ENOSPC naming dps.npy", err)
+	}
+	calls = nil
+	if _, err := job.run(context.Background(), 4, log); err != nil || len(calls) != 0 {
+		t.Errorf("after the full disk: err %v, drew %v again (want none: the parts were kept)", err, calls)
 	}
 }

@@ -17,8 +17,13 @@ const (
 )
 
 // runCorrupt applies the pipeline's forward model y = N(A(x)) to the clean train and test
-// images and stores observations, per-sample parameters and (apart) the clean images.
+// images and stores observations, per-sample parameters and (apart) the clean images. A
+// pipeline with auto noise parameters takes its images as the observations instead
+// (runObserved).
 func runCorrupt(ctx context.Context, r *Run) error {
+	if r.P.observed() {
+		return runObserved(ctx, r)
+	}
 	fwd, err := r.Forward(ctx)
 	if err != nil {
 		return err
@@ -51,11 +56,15 @@ func runCorrupt(ctx context.Context, r *Run) error {
 
 // restoreCorrupt reads the stored observations back on --resume, so later stages see exactly
 // the bytes the interrupted run produced.
-func restoreCorrupt(_ context.Context, r *Run) error {
+// A store that does not verify (changed on disk) is not trusted: the stage runs again, which
+// draws the same bytes from the same seeds.
+func restoreCorrupt(ctx context.Context, r *Run) error {
 	for _, part := range []struct{ name, dir string }{{"train", trainStore}, {"test", testStore}} {
 		set, err := corrupt.Read(r.Path(part.dir))
 		if err != nil {
-			return err
+			r.Log.Warn("stored observations cannot be used; corrupting the clean images again from the same seeds",
+				"set", part.name, "err", err.Error())
+			return runCorrupt(ctx, r)
 		}
 		r.Data.setObservations(part.name, set.Observations, set.Params)
 	}

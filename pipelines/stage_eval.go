@@ -41,11 +41,9 @@ func runEvaluate(ctx context.Context, r *Run) error {
 		r.Log.Warn("nothing to evaluate: no estimates of the test images (add corruption, or a train stage)")
 	}
 	ref := r.Data.Test.Images
-	for _, s := range specs {
-		v, err := buildMetric(ctx, s)
-		if c, ok := v.(io.Closer); ok && err == nil {
-			r.closeAtEnd(s.ID, c.Close)
-		}
+	for i := range specs {
+		s := &specs[i] // the pipeline's own item: Run.Part built it when the run started
+		v, err := r.buildMetric(ctx, s)
 		short := strings.TrimPrefix(s.ID, "metric.")
 		if errors.Is(err, metrics.ErrUnavailable) {
 			r.metrics.Notes[short] = "unavailable: " + err.Error()
@@ -158,11 +156,15 @@ func (r *Run) recordCalibration() error {
 	return nil
 }
 
-func buildMetric(ctx context.Context, s registry.Spec) (any, error) {
+func (r *Run) buildMetric(ctx context.Context, s *registry.Spec) (any, error) {
 	if s.Entry.New == nil { // a default spec made above, not decoded from YAML
-		return metrics.Open(ctx, s.ID)
+		v, err := metrics.Open(ctx, s.ID)
+		if c, ok := v.(io.Closer); ok && err == nil {
+			r.closeAtEnd(s.ID, c.Close)
+		}
+		return v, err
 	}
-	v, err := s.Build(ctx)
+	v, err := r.Part(ctx, s)
 	if err != nil {
 		return nil, err
 	}

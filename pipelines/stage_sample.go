@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/report"
 )
 
@@ -80,22 +81,27 @@ func runSample(ctx context.Context, r *Run) error {
 	return writeSampleGrids(r)
 }
 
-// restoreSample reads a finished stage's images back on --resume.
-func restoreSample(_ context.Context, r *Run) error {
+// restoreSample reads a finished stage's images back on --resume, verified against their
+// checksum files; images that do not verify (changed on disk) are drawn again, with a warning.
+func restoreSample(ctx context.Context, r *Run) error {
 	c := r.P.Sample
+	var prior, dps *batch.Batch
+	var err error
 	if c.Prior.N > 0 {
-		x, err := readBatch(r.Path(sampleDir, "prior.npy"))
-		if err != nil {
-			return err
-		}
-		r.Data.Prior = x
+		prior, err = readBatch(r.Path(sampleDir, "prior.npy"))
 	}
-	if c.DPS.Images > 0 {
-		x, err := readBatch(r.Path(sampleDir, "dps.npy"))
-		if err != nil {
-			return err
-		}
-		r.Data.addEstimate("dps", x)
+	if err == nil && c.DPS.Images > 0 {
+		dps, err = readBatch(r.Path(sampleDir, "dps.npy"))
+	}
+	if err != nil {
+		r.Log.Warn("stored samples cannot be used; sampling again", "err", err.Error())
+		return runSample(ctx, r)
+	}
+	if prior != nil {
+		r.Data.Prior = prior
+	}
+	if dps != nil {
+		r.Data.addEstimate("dps", dps)
 	}
 	return nil
 }

@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/flowdiff/flowdiff-go/core/baselines"
 	"github.com/flowdiff/flowdiff-go/core/batch"
-	"github.com/flowdiff/flowdiff-go/core/formats/npy"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/report"
 	"github.com/flowdiff/flowdiff-go/core/train"
+	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // trainDir is the train stage's folder: checkpoints, losses.csv, posterior outputs.
@@ -50,8 +52,14 @@ func trainFlow(ctx context.Context, r *Run, cfg train.Config) error {
 		return err
 	}
 	op, noise := fwd.Op, fwd.Noise
+	opID, noiseID := partIDs(r.P.Corruption)
+	priors, err := r.trainPriors(ctx)
+	if err != nil {
+		return err
+	}
 	prob := train.Problem{Obs: r.Data.TrainObs, Params: r.Data.TrainParams, Op: op, Noise: noise,
-		Clean: r.Data.Train.Images.Shape}
+		Clean: r.Data.Train.Images.Shape, OpID: opID, NoiseID: noiseID, Priors: priors}
+	cfg.Priors = nil // built once by the run (Run.Part) and passed in prob.Priors
 	tr, err := train.New(ctx, be, cfg, prob, r.Seed("train"), r.Log)
 	if err != nil {
 		return err
@@ -76,7 +84,7 @@ func trainFlow(ctx context.Context, r *Run, cfg train.Config) error {
 		return fmt.Errorf("posterior: %w", err)
 	}
 	for name, b := range map[string]*batch.Batch{"posterior_mean.npy": post.Mean, "posterior_std.npy": post.Std, "posterior_sample.npy": post.Sample} {
-		if err := npy.WriteFile(filepath.Join(dir, name), b.Dims(), b.Data); err != nil {
+		if err := writeBatchSummed(filepath.Join(dir, name), b.Dims(), b.Data); err != nil {
 			return err
 		}
 	}
@@ -85,6 +93,23 @@ func trainFlow(ctx context.Context, r *Run, cfg train.Config) error {
 	r.Data.PosteriorStd = post.Std
 	r.Log.Info("posterior computed", "samples", post.K, "images", post.Mean.N)
 	return nil
+}
+
+// partIDs names the corruption's forward operator (its operators' IDs in order, or
+// "identity") and its noise model by registry ID, for log lines and errors.
+func partIDs(specs []registry.Spec) (op, noise string) {
+	var ops []string
+	for _, s := range specs {
+		if s.Entry.Kind == registry.KindNoise {
+			noise = s.ID
+			continue
+		}
+		ops = append(ops, s.ID)
+	}
+	if len(ops) == 0 {
+		return "identity", noise
+	}
+	return strings.Join(ops, " then "), noise
 }
 
 // TrainConfig is the pipeline's train section: the trainer's settings plus evaluation ones.
@@ -129,4 +154,22 @@ func plotCurve(dir string) error {
 		}
 	}
 	return report.WritePlotPNG(filepath.Join(dir, "losses.png"), "training losses per pixel vs step", series, false)
+}
+
+// trainPriors returns the extra priors of train.priors, built once per run (Run.Part).
+func (r *Run) trainPriors(ctx context.Context) ([]train.WeightedPrior, error) {
+	var out []train.WeightedPrior
+	for i := range r.P.Train.Priors {
+		ps := &r.P.Train.Priors[i]
+		v, err := r.Part(ctx, &ps.Spec)
+		if err != nil {
+			return nil, fmt.Errorf("train.priors[%d]: %w", i, err)
+		}
+		p, ok := v.(part.Prior)
+		if !ok {
+			return nil, fmt.Errorf("train.priors[%d]: %s built a %T, which is not a part.Prior", i, ps.ID, v)
+		}
+		out = append(out, train.WeightedPrior{Name: ps.ID, Prior: p, Weight: ps.Weight})
+	}
+	return out, nil
 }

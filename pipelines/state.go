@@ -83,12 +83,12 @@ func loadMetrics(path string, p *Pipeline, backendConfig string) (*MetricsFile, 
 		Metrics: map[string]float64{}, StdErr: map[string]float64{}, Count: map[string]int{},
 		Timings: map[string]float64{}, Notes: map[string]string{}, HigherIsBetter: map[string]bool{},
 		Residual: map[string]residual.Stats{}}
-	data, err := os.ReadFile(path)
+	data, err := readMetricsFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return m, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read metrics: %w", err)
+		return nil, err
 	}
 	if err := json.Unmarshal(data, m); err != nil {
 		return nil, fmt.Errorf("metrics file %s is damaged: %w", path, err)
@@ -111,7 +111,28 @@ func (m *MetricsFile) Set(name string, mean, stderr float64, n int) {
 // Metrics returns the figures recorded so far.
 func (r *Run) Metrics() *MetricsFile { return r.metrics }
 
-func (r *Run) writeMetrics() error { return atomicfile.WriteJSON(r.metrics.path, r.metrics) }
+// writeMetrics writes metrics.json with its checksum file (metrics.json.sha256): a write that
+// fails (a full disk) leaves the previous one.
+func (r *Run) writeMetrics() error {
+	data, err := json.MarshalIndent(r.metrics, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", r.metrics.path, err)
+	}
+	return atomicfile.WriteFileSummed(r.metrics.path, append(data, '\n'), 0o644)
+}
+
+// readMetricsFile reads a metrics.json verified against its checksum file (files of older
+// builds have none and are read as they are). A changed file is an error saying so.
+func readMetricsFile(path string) ([]byte, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	data, err := atomicfile.ReadVerified(path, true)
+	if err != nil {
+		return nil, fmt.Errorf("%w: its figures cannot be trusted (if you edited it on purpose, delete %s%s)", err, path, atomicfile.SumSuffix)
+	}
+	return data, nil
+}
 
 // teeHandler sends each record to two handlers (the user's console and the run log).
 type teeHandler [2]slog.Handler

@@ -82,6 +82,8 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			compareCommand(),
 			tableCommand(),
 			metricsCommand(),
+			bm3dCommand(),
+			estimateNoiseCommand(),
 			pluginsCommand(),
 			versionCommand(),
 		},

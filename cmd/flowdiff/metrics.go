@@ -2,9 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
-	"text/tabwriter"
 
 	"github.com/flowdiff/flowdiff-go/core/metrics"
 	"github.com/urfave/cli/v2"
@@ -47,21 +45,7 @@ func metricsCommand() *cli.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
 			}
-			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "METRIC\tMEAN\tSTDERR\tN\tBETTER\n")
-			for _, m := range res.Metrics {
-				better := map[bool]string{true: "higher", false: "lower"}[m.HigherIsBetter]
-				if m.Summary == nil {
-					fmt.Fprintf(tw, "%s\tunavailable: %s\t\t\t\n", m.ID, m.Unavailable)
-					continue
-				}
-				if m.Set { // one value for the two sets: no standard error
-					fmt.Fprintf(tw, "%s\t%.4f\t(set)\t%d\t%s\n", m.ID, m.Summary.Mean, m.Summary.N, better)
-					continue
-				}
-				fmt.Fprintf(tw, "%s\t%.4f\t%.4f\t%d\t%s\n", m.ID, m.Summary.Mean, m.Summary.StdErr, m.Summary.N, better)
-			}
-			return tw.Flush()
+			return res.WriteTable(c.App.Writer)
 		},
 	}
 }

@@ -138,3 +138,35 @@ func TestMetricsCommand(t *testing.T) {
 		t.Errorf("missing folder: code %d, want %d", code, exitUsage)
 	}
 }
+
+// TestMetricsTableNarrow: the table for people stays narrow when a metric is unavailable
+// (issue 15: its reason was printed in the MEAN column, 700 characters wide); the reasons
+// follow the table, one per line, naming the metric.
+func TestMetricsTableNarrow(t *testing.T) {
+	dir := t.TempDir()
+	ref, img := filepath.Join(dir, "ref"), filepath.Join(dir, "img")
+	os.MkdirAll(ref, 0o755)
+	os.MkdirAll(img, 0o755)
+	a := batch.New(1, 24, 24, 1) // not 28x28: the MNIST classifier's FID is unavailable
+	for i := range a.Data {
+		a.Data[i] = float32(i%24) / 24
+	}
+	data.WritePNG(filepath.Join(ref, "x.png"), a)
+	data.WritePNG(filepath.Join(img, "x.png"), a)
+	code, out, errOut := runCLI(t, "metrics", "--ref", ref, "--img", img, "--metric", "metric.ssim", "--metric", "metric.fid_mnist_classifier")
+	if code != exitOK {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	table, notes, _ := strings.Cut(out, "\n\n")
+	for _, line := range strings.Split(table, "\n") {
+		if len(line) > 80 {
+			t.Errorf("table line of %d characters: %q", len(line), line)
+		}
+	}
+	if !strings.Contains(table, "metric.fid_mnist_classifier") || !strings.Contains(table, "unavailable") {
+		t.Errorf("table does not list the unavailable metric:\n%s", out)
+	}
+	if !strings.Contains(notes, "metric.fid_mnist_classifier: unavailable: ") || !strings.Contains(notes, "28x28") {
+		t.Errorf("no reason below the table:\n%s", out)
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/flowdiff/flowdiff-go/pipelines"
@@ -49,13 +50,7 @@ func runCommand() *cli.Command {
 			dir, err := pipelines.Execute(c.Context, p, opts)
 			if err != nil {
 				if dir != "" {
-					var pe *host.Error
-					if errors.As(err, &pe) {
-						// A dead plugin stays failed within one run; --resume is a new process.
-						return fmt.Errorf("%w\n(finished stages and training checkpoints are kept in %s; once plugin %s works again (fixed and re-sealed, or simply killed from outside), "+
-							"continue with `flowdiff run --resume %s`: it starts a fresh plugin process)", err, dir, pe.Plugin, dir)
-					}
-					return fmt.Errorf("%w\n(finished stages are kept in %s; after fixing the cause continue with `flowdiff run --resume %s`)", err, dir, dir)
+					return fmt.Errorf("%w\n%s", err, continueHint(err, dir))
 				}
 				return err
 			}
@@ -63,4 +58,27 @@ func runCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// continueHint tells the user of a failed run what to change and how to continue. The run
+// reads its own copy of the pipeline, RUN/pipeline.yaml, on --resume: a setting is changed
+// there, not in the file the run started from.
+func continueHint(err error, dir string) string {
+	edit := filepath.Join(dir, pipelines.PipelineFileName)
+	var le *pipelines.LoadError
+	if errors.As(err, &le) { // a part refused its settings before any stage ran
+		if filepath.Clean(le.File) == filepath.Clean(edit) {
+			return fmt.Sprintf("(no stage ran; edit %s, the copy of the pipeline that --resume reads, then continue with `flowdiff run --resume %s`)", edit, dir)
+		}
+		return fmt.Sprintf("(no stage ran; fix %s and start a new run, or edit %s, the run's own copy that --resume reads, and continue with `flowdiff run --resume %s`)",
+			le.File, edit, dir)
+	}
+	var pe *host.Error
+	if errors.As(err, &pe) && !pe.Refused {
+		// A dead plugin stays failed within one run; --resume is a new process.
+		return fmt.Sprintf("(finished stages and training checkpoints are kept in %s; once plugin %s works again (fixed and re-sealed, or simply killed from outside), "+
+			"continue with `flowdiff run --resume %s`: it starts a fresh plugin process)", dir, pe.Plugin, dir)
+	}
+	return fmt.Sprintf("(finished stages are kept in %s; --resume reads the run's own copy of the pipeline: to change a setting, edit %s "+
+		"(not the file the run started from), then continue with `flowdiff run --resume %s`)", dir, edit, dir)
 }

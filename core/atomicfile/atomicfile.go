@@ -1,6 +1,12 @@
 // Package atomicfile writes files so that a reader, or a run resumed after a crash, sees
 // either the old content or the new, never a torn file: the data goes to a temporary file in
-// the same folder, is synced, and is renamed over the target.
+// the same folder, is synced, and is renamed over the target. A write that fails (a full
+// disk) leaves the old content and an error naming the file and the cause.
+//
+// Files read back later (checkpoints, sample parts) can carry a checksum file next to them
+// (WriteSummed, name.sha256 in sha256sum's format) so that a reader detects a file that
+// changed after it was written (Verify). InjectFault and DiskFull let tests make writes fail
+// the way a full disk does.
 package atomicfile
 
 import (
@@ -21,7 +27,13 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 }
 
 // Write atomically replaces path with what fill writes. If fill fails, path is untouched.
-func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
+func Write(path string, perm os.FileMode, fill func(w io.Writer) error) error {
+	return write(path, perm, fill, nil)
+}
+
+// write is Write, calling beforeRename (when not nil) once the new content is safely on disk,
+// just before it replaces path.
+func write(path string, perm os.FileMode, fill func(w io.Writer) error, beforeRename func() error) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create folder for %s: %w", path, err)
@@ -37,7 +49,7 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 			os.Remove(tmp)
 		}
 	}()
-	bw := bufio.NewWriter(f)
+	bw := bufio.NewWriter(wrap(path, f))
 	if err = fill(bw); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -52,6 +64,11 @@ func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err err
 	}
 	if err = f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if beforeRename != nil {
+		if err = beforeRename(); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	if err = os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename into %s: %w", path, err)

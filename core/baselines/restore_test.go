@@ -3,6 +3,7 @@ package baselines
 import (
 	"context"
 	"encoding/csv"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func TestBaselinesAtInitialization(t *testing.T) {
 	if row["dsm_weight"] != 0 {
 		t.Errorf("DSM weight at step 0: %v, want 0", row["dsm_weight"])
 	}
-	model, _, err := train.LoadPrior(dir)
+	model, _, err := train.LoadPrior(dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestBaselinesAtInitialization(t *testing.T) {
 	if s := amb.Survival(); !(s > 0.3 && s < 0.5) {
 		t.Errorf("survival %v, want about 0.5 x 0.9", s)
 	}
-	model, _, err = train.LoadPrior(dir)
+	model, _, err = train.LoadPrior(dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 //
 //	<dir>/manifest.json       format version, seed, resolved corruption YAML, and for every
 //	                          array its path, shape, dtype and SHA-256 (written last)
+//	<dir>/manifest.json.sha256  the manifest's SHA-256
 //	<dir>/observations.npy    y, float32 [N,H,W,C] (the training data)
 //	<dir>/params/<key>.npy    each per-sample operator parameter, float32 [N,...], named by
 //	                          its Params key ("1.mask", "0.choice", ...)
@@ -10,10 +11,14 @@
 //	                          evaluation only (Read does not load it; ReadClean does)
 //
 // Arrays are NumPy .npy files (version 1.0, '<f4', C order; see core/formats/npy), so
-// np.load reads the store directly. Every file is written atomically (temporary file in the
-// same folder, fsync, rename), the manifest last; an earlier manifest is removed first, so a
-// store interrupted while being rewritten has no manifest and Read refuses it, rather than
-// mixing old and new files. Read verifies every checksum and shape and names the file at fault.
+// np.load reads the store directly. The arrays are first written, each atomically (temporary
+// file, fsync, rename), into a temporary folder inside the store, so a write that fails there
+// (a full disk) leaves the previous store as it was; then the old manifest is removed, the
+// arrays are moved in and the new manifest is written last, with its checksum file
+// manifest.json.sha256 (sha256sum format). A store interrupted while being swapped has no
+// manifest and Read refuses it, rather than mixing old and new files. Read verifies the
+// manifest's checksum (when it has one) and every array's checksum and shape, and names the
+// file at fault.
 //
 // Corrupt is deterministic: the same clean images, operators, noise model and seed give the
 // same bytes, whatever the chunking or the number of cores.

@@ -100,7 +100,7 @@ func TestSameSeedSameBytes(t *testing.T) {
 	writeRun(t, b, 42)
 	writeRun(t, c, 43)
 	ha, hb, hc := hashTree(t, a), hashTree(t, b), hashTree(t, c)
-	want := []string{"clean/clean.npy", "manifest.json", "observations.npy", "params/1.0.0.mask.npy",
+	want := []string{"clean/clean.npy", "manifest.json", "manifest.json.sha256", "observations.npy", "params/1.0.0.mask.npy",
 		"params/1.1.0.mask.npy", "params/1.choice.npy"}
 	var got []string
 	for k := range ha {
@@ -224,8 +224,11 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
+// editManifest changes the manifest as a store of an older build without a manifest
+// checksum, so that the checks after the checksum are reached.
 func editManifest(f func(*Manifest)) func(dir string) {
 	return func(dir string) {
+		os.Remove(filepath.Join(dir, ManifestFile+".sha256"))
 		p := filepath.Join(dir, ManifestFile)
 		data, _ := os.ReadFile(p)
 		var m Manifest

@@ -87,41 +87,72 @@ func Write(dir string, obs *batch.Batch, params part.Params, clean *batch.Batch,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("corrupted set: %w", err)
 	}
-	manifest := filepath.Join(dir, ManifestFile)
-	if err := os.Remove(manifest); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("corrupted set %s: remove the old manifest: %w", dir, err)
+	// Stage every array in a temporary folder inside dir first: a failure there (a full disk)
+	// leaves the previous store as it was.
+	stage, err := os.MkdirTemp(dir, ".tmp-write-")
+	if err != nil {
+		return fmt.Errorf("corrupted set: %w", err)
 	}
+	defer os.RemoveAll(stage)
 	m := meta
 	m.Format = FormatVersion
-	var err error
-	if m.Observations, err = writeArray(dir, ObservationsFile, obs); err != nil {
-		return err
-	}
-	m.Params = nil
-	for _, k := range params.Keys() {
-		f, err := writeArray(dir, path.Join(ParamsDir, k+".npy"), params[k])
-		if err != nil {
-			return err
+	m.Params, m.Clean = nil, nil
+	files := []string{ObservationsFile}
+	if m.Observations, err = writeArray(stage, ObservationsFile, obs); err == nil {
+		for _, k := range params.Keys() {
+			var f File
+			if f, err = writeArray(stage, path.Join(ParamsDir, k+".npy"), params[k]); err != nil {
+				break
+			}
+			if m.Params == nil {
+				m.Params = map[string]File{}
+			}
+			m.Params[k] = f
+			files = append(files, f.Path)
 		}
-		if m.Params == nil {
-			m.Params = map[string]File{}
-		}
-		m.Params[k] = f
 	}
-	m.Clean = nil
-	if clean != nil {
-		f, err := writeArray(dir, CleanFile, clean)
-		if err != nil {
-			return err
+	if err == nil && clean != nil {
+		var f File
+		if f, err = writeArray(stage, CleanFile, clean); err == nil {
+			m.Clean = &f
+			files = append(files, f.Path)
 		}
-		m.Clean = &f
 	}
-	return atomicfile.Write(manifest, 0o644, func(w io.Writer) error {
+	if err != nil {
+		kept := "no previous store"
+		if _, serr := os.Stat(filepath.Join(dir, ManifestFile)); serr == nil {
+			kept = "the previous store is kept"
+		}
+		return fmt.Errorf("corrupted set %s not written (%s): %w", dir, kept, err)
+	}
+	// Swap the files in: without a manifest the store reads as unfinished until the new one
+	// is written, so a crash in between never mixes old and new arrays.
+	manifest := filepath.Join(dir, ManifestFile)
+	for _, p := range []string{manifest, manifest + atomicfile.SumSuffix} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("corrupted set %s: remove the old manifest: %w", dir, err)
+		}
+	}
+	os.RemoveAll(filepath.Join(dir, ParamsDir)) // parameters of the old store that the new lacks
+	for _, rel := range files {
+		to := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			return fmt.Errorf("corrupted set %s: %w", dir, err)
+		}
+		if err := os.Rename(filepath.Join(stage, filepath.FromSlash(rel)), to); err != nil {
+			return fmt.Errorf("corrupted set %s: %w", dir, err)
+		}
+	}
+	err = atomicfile.WriteSummed(manifest, 0o644, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false) // keep dtype "<f4" readable
 		enc.SetIndent("", "  ")
 		return enc.Encode(m)
 	})
+	if err != nil {
+		return fmt.Errorf("corrupted set %s: the arrays are written but not the manifest, so the store reads as unfinished: %w", dir, err)
+	}
+	return nil
 }
 
 // writeArray writes b as dir/rel and returns its manifest entry.
@@ -139,10 +170,10 @@ func writeArray(dir, rel string, b *batch.Batch) (File, error) {
 // ReadManifest reads and checks dir's manifest.json.
 func ReadManifest(dir string) (Manifest, error) {
 	p := filepath.Join(dir, ManifestFile)
-	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 		return Manifest{}, fmt.Errorf("%s: no manifest: not a corrupted set, or one whose writing did not finish", p)
 	}
+	data, err := atomicfile.ReadVerified(p, true) // stores of older builds have no manifest checksum
 	if err != nil {
 		return Manifest{}, err
 	}

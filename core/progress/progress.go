@@ -1,5 +1,7 @@
 // Package progress reports long work through the injected logger: done/total, rate and ETA,
-// at most once per interval so logs stay readable.
+// at most once per interval so logs stay readable. The rate and the ETA count only the work
+// this process did: units restored from disk (a resumed run's finished steps, sample batches
+// read back) are marked with Skip and count towards done, not towards the rate.
 package progress
 
 import (
@@ -16,6 +18,7 @@ type Meter struct {
 	what     string
 	unit     string
 	total    int
+	skipped  int // units done without work in this process (Skip)
 	start    time.Time
 	last     time.Time
 	interval time.Duration
@@ -30,6 +33,17 @@ func New(log *slog.Logger, what, unit string, total int) *Meter {
 	return m
 }
 
+// Every sets the shortest time between two progress lines (DefaultInterval unless set) and
+// returns m.
+func (m *Meter) Every(d time.Duration) *Meter {
+	m.interval = d
+	return m
+}
+
+// Skip records that n more units were done without work in this process (restored from
+// disk): they count towards done but not towards the rate.
+func (m *Meter) Skip(n int) { m.skipped += n }
+
 // Update records that done units are finished and logs a line if the interval has passed or
 // the work is complete. Extra attributes (loss terms, ...) are appended.
 func (m *Meter) Update(done int, attrs ...any) {
@@ -40,12 +54,12 @@ func (m *Meter) Update(done int, attrs ...any) {
 	m.last = t
 	elapsed := t.Sub(m.start).Seconds()
 	rate := 0.0
-	if elapsed > 0 {
-		rate = float64(done) / elapsed
+	if worked := done - m.skipped; elapsed > 0 && worked > 0 {
+		rate = float64(worked) / elapsed
 	}
 	args := []any{m.unit, done, "of", m.total, "rate", Rate(rate, m.unit)}
 	if done < m.total && rate > 0 {
-		args = append(args, "eta", (time.Duration(float64(m.total-done)/rate) * time.Second).Round(time.Second))
+		args = append(args, "eta", time.Duration(float64(m.total-done)/rate*float64(time.Second)).Round(time.Second))
 	}
 	args = append(args, attrs...)
 	m.log.Info(m.what, args...)

@@ -35,3 +35,35 @@ func TestMeterThrottlesAndReportsETA(t *testing.T) {
 		t.Errorf("final line = %q", buf.String())
 	}
 }
+
+// TestRateCountsThisProcessOnly: after a resume at step 100 of 300, 70 steps in 10 s are
+// 7 step/s with 130 left, an ETA of 19 s (issue 15: the line said 17 step/s and 8 s, counting
+// the 100 steps done before the resume).
+func TestRateCountsThisProcessOnly(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Unix(0, 0)
+	m := New(slog.New(slog.NewTextHandler(&buf, nil)), "training", "step", 300)
+	m.now = func() time.Time { return clock }
+	m.start, m.last = clock, clock
+	m.Skip(100)
+	clock = clock.Add(10 * time.Second)
+	m.Update(170)
+	for _, want := range []string{"step=170", "of=300", `rate="7 step/s"`, "eta=19s"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("line %q lacks %q", buf.String(), want)
+		}
+	}
+	// Units restored one by one (sample parts read back) do not count either.
+	buf.Reset()
+	m2 := New(slog.New(slog.NewTextHandler(&buf, nil)), "sampling", "batch", 10)
+	m2.now = func() time.Time { return clock }
+	m2.start, m2.last = clock, clock
+	for k := 1; k <= 4; k++ {
+		m2.Skip(1)
+	}
+	clock = clock.Add(6 * time.Second)
+	m2.Update(7) // 3 drawn in 6 s: 0.5 batch/s, 3 left: 6 s
+	if !strings.Contains(buf.String(), `rate="0.5 batch/s"`) || !strings.Contains(buf.String(), "eta=6s") {
+		t.Errorf("line %q, want 0.5 batch/s and eta 6s", buf.String())
+	}
+}

@@ -16,7 +16,9 @@
 //     "oneof=a|b|c", "required" (the key must be present).
 //   - doc: one line for the generated reference (unit, meaning).
 //
-// Decoding is strict: an unknown key is an error naming the close matches. A type that needs
+// Decoding is strict: an unknown key is an error naming the close matches, and an integer
+// field takes only an integer literal within its type's range (a decimal such as 9.5 is an
+// error, never truncated; see scalar.go for every number and boolean rule). A type that needs
 // its own decoding (for example an operator whose parameters depend on its ID) implements
 // Decoder. A struct implementing Checker adds cross-field rules after its fields pass.
 package schema
@@ -130,6 +132,18 @@ func decodeValue(node *yaml.Node, v reflect.Value, path string, line int, errs *
 		for i, item := range node.Content {
 			decodeValue(item, v.Index(i), fmt.Sprintf("%s[%d]", path, i), item.Line, errs)
 		}
+	case isScalarKind(v.Kind()):
+		if node == nil {
+			return
+		}
+		if msg := decodeScalar(node, v); msg != "" {
+			*errs = append(*errs, &FieldError{path, node.Line, msg})
+		}
+	case v.Kind() == reflect.Slice && isScalarKind(v.Type().Elem().Kind()):
+		if node == nil {
+			return
+		}
+		decodeScalarList(node, v, path, errs)
 	default:
 		if node == nil {
 			return

@@ -44,7 +44,7 @@ func TestDecode(t *testing.T) {
 				`mdoe: unknown field "mdoe"; did you mean "mode"? (line 6)`}},
 		{"missing version", "name: x\n", []string{"version: is required"}},
 		{"list paths", "version: 1\nlevels:\n  - size: 3\n  - size: 8\n", []string{"levels[1].size: must be odd, got 8 (line 4)"}},
-		{"type error", "version: 1\nnoise: {sigma: abc}\n", []string{"noise.sigma: expected a number\x00(line 2)"}},
+		{"type error", "version: 1\nnoise: {sigma: abc}\n", []string{"noise.sigma: must be a number, got \"abc\" (line 2)"}},
 		{"checker", "version: 1\nblur: {size: 3, sigma: 2}\n", []string{"blur.size: must be at least 2*sigma (line 2)"}},
 		{"oneof hint", "version: 1\nmode: slwo\n", []string{`mode: must be one of fast, slow, got "slwo"; did you mean "slow"? (line 2)`}},
 		{"list elements", "version: 1\nweights: [1, -2]\n", []string{"weights: element 1 must be >= 0, got -2 (line 2)"}},

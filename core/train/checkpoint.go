@@ -21,16 +21,25 @@ import (
 
 // Checkpoint files. A checkpoint is a folder checkpoints/step-NNNNNNN/ holding
 //
-//	variables.bin   every context variable (float32, float64 or int64), little-endian,
-//	                concatenated in index order
-//	index.json      {version, step, state, variables: [{name, dtype, shape, offset}]} (offset in bytes)
+//	variables.bin          every context variable (float32, float64 or int64), little-endian,
+//	                       concatenated in index order
+//	index.json             {version, step, state, variables: [{name, dtype, shape, offset}]} (offset in bytes)
+//	variables.bin.sha256,  the files' SHA-256 (sha256sum format, core/atomicfile), checked on
+//	index.json.sha256      load: a checkpoint changed on disk is never trusted
 //
 // written into a temporary folder and renamed into place, then checkpoints/latest (the folder
-// name) is replaced atomically. A crash leaves either the previous checkpoint or the new one.
+// name) is replaced atomically. A crash leaves either the previous checkpoint or the new one;
+// a failed write (a full disk) removes the partial folder and leaves the previous one latest.
+// NNNNNNN is the number of steps finished in the checkpoint's phase (see State.Step), so a
+// checkpoint of step k holds the models after the k-th step, whose row in losses.csv has
+// step k.
+//
+// LoadLatest reads the newest checkpoint that verifies: the one latest names, else the others
+// newest first, with a warning for each damaged one it skips.
 const (
 	checkpointDir    = "checkpoints"
 	latestFile       = "latest"
-	checkpointFormat = 1
+	checkpointFormat = 2 // 1: without checksum files (read, unverified, with a warning)
 	// keepCheckpoints is how many recent checkpoints stay on disk.
 	keepCheckpoints = 2
 )
@@ -54,26 +63,40 @@ type checkpointIndex struct {
 	Variables []varEntry      `json:"variables"`
 }
 
-// SaveCheckpoint writes every variable of ctx and the trainer state into dir/checkpoints.
+// SaveCheckpoint writes every variable of ctx and the trainer state into dir/checkpoints as
+// the checkpoint of step. On failure nothing of it is left, and the error says which
+// checkpoint is kept.
 func SaveCheckpoint(dir string, ctx *context.Context, step int, state any) error {
 	root := filepath.Join(dir, checkpointDir)
 	name := fmt.Sprintf("step-%07d", step)
-	final := filepath.Join(root, name)
 	tmp := filepath.Join(root, ".tmp-"+name)
+	if err := writeCheckpoint(root, tmp, name, ctx, step, state); err != nil {
+		os.RemoveAll(tmp)
+		kept := "no earlier checkpoint exists"
+		if prev, perr := os.ReadFile(filepath.Join(root, latestFile)); perr == nil {
+			kept = "the previous checkpoint " + strings.TrimSpace(string(prev)) + " is kept"
+		}
+		return fmt.Errorf("checkpoint of step %d not written (%s): %w", step, kept, err)
+	}
+	prune(root, name)
+	return nil
+}
+
+func writeCheckpoint(root, tmp, name string, ctx *context.Context, step int, state any) error {
 	os.RemoveAll(tmp)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return err
 	}
 	var vars []*context.Variable
 	ctx.EnumerateVariables(func(v *context.Variable) { vars = append(vars, v) })
 	sort.Slice(vars, func(i, j int) bool { return vars[i].ScopeAndName() < vars[j].ScopeAndName() })
 	stateJSON, err := json.Marshal(state)
 	if err != nil {
-		return fmt.Errorf("checkpoint state: %w", err)
+		return fmt.Errorf("encode trainer state: %w", err)
 	}
 	idx := checkpointIndex{Version: checkpointFormat, Step: step, State: stateJSON}
 	var off int64
-	err = atomicfile.Write(filepath.Join(tmp, "variables.bin"), 0o644, func(w io.Writer) error {
+	err = atomicfile.WriteSummed(filepath.Join(tmp, "variables.bin"), 0o644, func(w io.Writer) error {
 		for _, v := range vars {
 			t, err := v.Value()
 			if err != nil || t == nil {
@@ -96,37 +119,66 @@ func SaveCheckpoint(dir string, ctx *context.Context, step int, state any) error
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := atomicfile.WriteJSON(filepath.Join(tmp, "index.json"), idx); err != nil {
 		return err
 	}
+	data, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFileSummed(filepath.Join(tmp, "index.json"), append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	final := filepath.Join(root, name)
 	os.RemoveAll(final)
 	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(root, latestFile), []byte(name+"\n"), 0o644); err != nil {
 		return err
 	}
-	prune(root, name)
-	return nil
+	return atomicfile.WriteFile(filepath.Join(root, latestFile), []byte(name+"\n"), 0o644)
 }
 
 // prune removes all but the newest keepCheckpoints checkpoints (never the one just written).
 func prune(root, keep string) {
+	names := newestFirst(root, keep)
+	for _, n := range names[min(len(names), keepCheckpoints):] {
+		os.RemoveAll(filepath.Join(root, n))
+	}
+}
+
+// newestFirst lists the checkpoint folders of root: first (when it exists), then the others
+// by the time they were written, newest first. Folder names do not order checkpoints across
+// phases, whose step counts restart.
+func newestFirst(root, first string) []string {
 	entries, _ := os.ReadDir(root)
+	type cand struct {
+		name string
+		mod  int64
+	}
+	var cs []cand
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "step-") {
-			names = append(names, e.Name())
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "step-") {
+			continue
 		}
-	}
-	sort.Strings(names)
-	for i := 0; i < len(names)-keepCheckpoints; i++ {
-		if names[i] != keep {
-			os.RemoveAll(filepath.Join(root, names[i]))
+		if e.Name() == first {
+			names = append(names, first)
+			continue
 		}
+		var mod int64
+		if info, err := e.Info(); err == nil {
+			mod = info.ModTime().UnixNano()
+		}
+		cs = append(cs, cand{e.Name(), mod})
 	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].mod != cs[j].mod {
+			return cs[i].mod > cs[j].mod
+		}
+		return cs[i].name > cs[j].name
+	})
+	for _, c := range cs {
+		names = append(names, c.name)
+	}
+	return names
 }
 
 // Checkpoint is a loaded checkpoint: the step, the trainer state, and the variable values.
@@ -134,41 +186,76 @@ type Checkpoint struct {
 	Step   int
 	State  json.RawMessage
 	Values map[string]*tensors.Tensor // by scope-and-name
+	// Name is the checkpoint's folder (step-NNNNNNN).
+	Name string
+	// Warnings say what LoadLatest skipped to find this checkpoint (damaged newer ones) or
+	// could not verify; the caller logs them.
+	Warnings []string
+
+	unverified bool
 }
 
 // ErrNoCheckpoint is returned by LoadLatest when the run has none yet.
 var ErrNoCheckpoint = errors.New("no checkpoint")
 
-// LoadLatest reads the newest complete checkpoint of dir.
+// LoadLatest reads the newest intact checkpoint of dir: the one named by checkpoints/latest,
+// or, when that one is damaged (its files do not match their checksums, or cannot be read),
+// the next newest that verifies, with Warnings naming what was skipped and why. It fails when
+// checkpoints exist but none is intact.
 func LoadLatest(dir string) (*Checkpoint, error) {
 	root := filepath.Join(dir, checkpointDir)
-	name, err := os.ReadFile(filepath.Join(root, latestFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNoCheckpoint
-	}
-	if err != nil {
+	latest, err := os.ReadFile(filepath.Join(root, latestFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("read checkpoint pointer: %w", err)
 	}
-	return load(filepath.Join(root, strings.TrimSpace(string(name))))
+	names := newestFirst(root, strings.TrimSpace(string(latest)))
+	if len(names) == 0 {
+		return nil, ErrNoCheckpoint
+	}
+	var skipped []string
+	for _, name := range names {
+		ck, err := load(filepath.Join(root, name))
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("%s skipped: %v", name, err))
+			continue
+		}
+		ck.Name = name
+		for _, s := range skipped {
+			ck.Warnings = append(ck.Warnings, fmt.Sprintf("checkpoint %s; falling back to %s", s, name))
+		}
+		if ck.unverified {
+			ck.Warnings = append(ck.Warnings, fmt.Sprintf("checkpoint %s was written by an older build without checksums: not verified", name))
+		}
+		return ck, nil
+	}
+	return nil, fmt.Errorf("no intact checkpoint in %s:\n  %s\n(delete %s to train from the start)", root, strings.Join(skipped, "\n  "), root)
 }
 
 func load(path string) (*Checkpoint, error) {
-	data, err := os.ReadFile(filepath.Join(path, "index.json"))
+	indexFile, varsFile := filepath.Join(path, "index.json"), filepath.Join(path, "variables.bin")
+	data, err := atomicfile.ReadVerified(indexFile, true)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+		return nil, err
 	}
 	var idx checkpointIndex
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("checkpoint %s: damaged index: %w", path, err)
+		return nil, fmt.Errorf("%s is damaged: %w", indexFile, err)
 	}
-	if idx.Version != checkpointFormat {
-		return nil, fmt.Errorf("checkpoint %s: format %d, this build reads %d", path, idx.Version, checkpointFormat)
+	unverified := idx.Version == 1
+	switch {
+	case unverified:
+	case idx.Version != checkpointFormat:
+		return nil, fmt.Errorf("%s: format %d, this build reads %d", indexFile, idx.Version, checkpointFormat)
+	default:
+		if err := atomicfile.Verify(indexFile); err != nil {
+			return nil, err // a format-2 index must have its checksum
+		}
 	}
-	raw, err := os.ReadFile(filepath.Join(path, "variables.bin"))
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	var raw []byte
+	if raw, err = atomicfile.ReadVerified(varsFile, unverified); err != nil {
+		return nil, err
 	}
-	ck := &Checkpoint{Step: idx.Step, State: idx.State, Values: map[string]*tensors.Tensor{}}
+	ck := &Checkpoint{Step: idx.Step, State: idx.State, Values: map[string]*tensors.Tensor{}, unverified: unverified}
 	for _, v := range idx.Variables {
 		n := 1
 		for _, d := range v.Shape {
@@ -176,11 +263,11 @@ func load(path string) (*Checkpoint, error) {
 		}
 		dt, ok := dtypeByName[v.DType]
 		if !ok {
-			return nil, fmt.Errorf("checkpoint %s: variable %s has unsupported dtype %q", path, v.Name, v.DType)
+			return nil, fmt.Errorf("%s: variable %s has unsupported dtype %q", indexFile, v.Name, v.DType)
 		}
 		end := v.Offset + int64(n*dt.Size())
 		if v.Offset < 0 || end > int64(len(raw)) {
-			return nil, fmt.Errorf("checkpoint %s: variable %s lies outside variables.bin (truncated file?)", path, v.Name)
+			return nil, fmt.Errorf("%s: variable %s lies outside the file (truncated?)", varsFile, v.Name)
 		}
 		t := tensors.FromShape(shapes.Make(dt, v.Shape...))
 		var rerr error
@@ -188,7 +275,7 @@ func load(path string) (*Checkpoint, error) {
 			rerr = binary.Read(bytes.NewReader(raw[v.Offset:end]), binary.LittleEndian, flat)
 		})
 		if rerr != nil {
-			return nil, fmt.Errorf("checkpoint %s: variable %s: %w", path, v.Name, rerr)
+			return nil, fmt.Errorf("%s: variable %s: %w", varsFile, v.Name, rerr)
 		}
 		ck.Values[v.Name] = t
 	}

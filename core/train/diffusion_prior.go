@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 
@@ -14,12 +15,16 @@ import (
 // the EMA (shadow) weights of the U-Net, which the checkpoint holds under /ema/unet/..., placed
 // at the U-Net's own scope /unet/... of a new context, ready for diffusion.NewSampler with the
 // pipeline's UNet config. It returns the context and the checkpoint's step (within its training phase).
+// Warnings of LoadLatest (a damaged checkpoint skipped) go to log.
 // The averaged weights are the ones to sample with (Ho et al. 2020, appendix B); a checkpoint
 // without them (no diffusion step ever ran) is an error.
-func LoadPrior(dir string) (*mlctx.Context, int, error) {
+func LoadPrior(dir string, log *slog.Logger) (*mlctx.Context, int, error) {
 	ck, err := LoadLatest(dir)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load the diffusion prior from %s: %w (train the models first)", dir, err)
+	}
+	for _, w := range ck.Warnings {
+		log.Warn(w)
 	}
 	prefix := "/" + diffusion.EMAScope + UNetScope + "/"
 	var names []string

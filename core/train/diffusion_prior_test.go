@@ -27,7 +27,7 @@ func TestLoadPriorIsTheEMA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := LoadPrior(dir)
+	got, _, err := LoadPrior(dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestLoadPriorIsTheEMA(t *testing.T) {
 	if n == 0 {
 		t.Fatal("the EMA context is empty")
 	}
-	if _, _, err := LoadPrior(t.TempDir()); err == nil {
+	if _, _, err := LoadPrior(t.TempDir(), slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("LoadPrior of a folder without checkpoints succeeded")
 	}
 }

@@ -55,8 +55,8 @@ func (s *PriorSpec) DecodeYAML(node *yaml.Node, path string) schema.Errors {
 				continue
 			}
 			wp := schema.Join(path, PriorWeightKey)
-			if err := v.Decode(&s.Weight); err != nil {
-				return schema.Errors{{Path: wp, Line: v.Line, Msg: "expected a number: the weight of the prior's energy"}}
+			if errs := schema.DecodeScalar(v, &s.Weight, wp); len(errs) > 0 {
+				return errs
 			}
 			if !(s.Weight >= 0) || math.IsInf(s.Weight, 0) {
 				return schema.Errors{{Path: wp, Line: v.Line, Msg: fmt.Sprintf("must be a finite number >= 0, got %v", s.Weight)}}

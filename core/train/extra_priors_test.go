@@ -138,7 +138,7 @@ func decodeTrainErr(src string, cfg *Config) schema.Errors {
 func TestPriorSpecDecode(t *testing.T) {
 	bad := []struct{ src, want string }{
 		{"priors: [{op: prior.tv, weight: -1}]", "train.priors[0].weight"},
-		{"priors: [{op: prior.tv, weight: many}]", "expected a number"},
+		{"priors: [{op: prior.tv, weight: many}]", "train.priors[0].weight: must be a number, got \"many\""},
 		{"priors: [{op: noise.gaussian}]", `"noise.gaussian" is a noise`},
 		{"priors: [{op: prior.tw}]", `did you mean "prior.tv"`},
 		{"priors: [{op: prior.tv, epsilon: 0}]", "train.priors[0].epsilon"},

@@ -111,25 +111,25 @@ func (t *Trainer) dataTerm(ctx context.Context, x *batch.Batch, in stepInputs) (
 	op, noise := t.prob.Op, t.prob.Noise
 	ax, err := op.Apply(ctx, x, in.params)
 	if err != nil {
-		return nil, nil, fmt.Errorf("forward operator: %w", err)
+		return nil, nil, fmt.Errorf("forward operator %s: %w", t.prob.opName(), err)
 	}
 	if ax.Shape != in.y.Shape {
-		return nil, nil, fmt.Errorf("forward operator: A(x) has shape %s, the observations %s", ax.Shape, in.y.Shape)
+		return nil, nil, fmt.Errorf("forward operator %s: A(x) has shape %s, the observations %s", t.prob.opName(), ax.Shape, in.y.Shape)
 	}
 	nll, err := noise.NLL(ctx, in.y, ax)
 	if err != nil {
-		return nil, nil, fmt.Errorf("noise model NLL: %w", err)
+		return nil, nil, fmt.Errorf("noise model %s NLL: %w", t.prob.noiseName(), err)
 	}
 	if len(nll) != x.N {
-		return nil, nil, fmt.Errorf("noise model NLL: %d values for a batch of %d", len(nll), x.N)
+		return nil, nil, fmt.Errorf("noise model %s NLL: %d values for a batch of %d", t.prob.noiseName(), len(nll), x.N)
 	}
 	v, err := noise.NLLGrad(ctx, in.y, ax)
 	if err != nil {
-		return nil, nil, fmt.Errorf("noise model NLL gradient: %w", err)
+		return nil, nil, fmt.Errorf("noise model %s NLL gradient: %w", t.prob.noiseName(), err)
 	}
 	g, err := op.VJP(ctx, x, v, in.params)
 	if err != nil {
-		return nil, nil, fmt.Errorf("forward operator VJP: %w", err)
+		return nil, nil, fmt.Errorf("forward operator %s VJP: %w", t.prob.opName(), err)
 	}
 	return nll, g, nil
 }

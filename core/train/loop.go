@@ -21,12 +21,21 @@ const (
 var phaseNames = []string{"joint", "flow-reset", "diffusion-reset"}
 
 // State is the trainer's position, saved in every checkpoint.
+//
+// Step numbers are one numbering everywhere (errors, run.log, losses.csv, checkpoints; see
+// docs/training.md): step k is the k-th step of its phase, counted from 1. Its row in
+// losses.csv has step k, the progress line after it says step=k, the checkpoint written after
+// it is step-k, and an error while it runs names "<phase> step k". State.Step counts the steps
+// finished, so the step running is State.Step+1.
 type State struct {
 	Phase     int     `json:"phase"`
 	Step      int     `json:"step"` // steps finished in Phase
 	LRScale   float64 `json:"lr_scale"`
 	Rollbacks int     `json:"rollbacks"`
 }
+
+// next names the step that runs next (or is running): "joint step 5" after 4 finished.
+func (st *State) next() string { return fmt.Sprintf("%s step %d", phaseNames[st.Phase], st.Step+1) }
 
 // Run trains from the run folder's latest checkpoint (or from scratch) to the end of the
 // last phase, writing checkpoints and losses.csv into dir. It stops cleanly with ctx's error
@@ -40,7 +49,10 @@ func (t *Trainer) Run(ctx context.Context, dir string) error {
 		if err := ck.Restore(t.ctx); err != nil {
 			return err
 		}
-		t.log.Info("resuming from checkpoint", "phase", phaseNames[st.Phase], "step", st.Step)
+		for _, w := range ck.Warnings {
+			t.log.Warn(w)
+		}
+		t.log.Info("resuming from checkpoint", "checkpoint", ck.Name, "phase", phaseNames[st.Phase], "step", st.Step, "next_step", st.Step+1)
 	} else if !errors.Is(err, ErrNoCheckpoint) {
 		return err
 	}
@@ -83,6 +95,10 @@ func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, cu
 		return err
 	}
 	meter := progress.New(t.log, "training "+phaseNames[st.Phase], "step", n)
+	if t.progressEvery > 0 {
+		meter.Every(t.progressEvery)
+	}
+	meter.Skip(st.Step) // finished before a resume: not this process's rate
 	done := 0
 	for st.Step < n {
 		if t.stopAfter > 0 && done == t.stopAfter {
@@ -90,7 +106,7 @@ func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, cu
 		}
 		done++
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("training interrupted at %s step %d: %w", phaseNames[st.Phase], st.Step, err)
+			return fmt.Errorf("training interrupted before %s: %w", st.next(), err)
 		}
 		row, err := t.step(ctx, st)
 		if errors.Is(err, errNonFinite) {
@@ -100,7 +116,7 @@ func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, cu
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("%s step %d: %w", phaseNames[st.Phase], st.Step, err)
+			return fmt.Errorf("%s: %w", st.next(), err)
 		}
 		st.Step++
 		if err := curve.Write(row); err != nil {
@@ -192,12 +208,12 @@ func (t *Trainer) step(ctx context.Context, st *State) (CurveRow, error) {
 func (t *Trainer) rollback(dir string, st *State, cause error) error {
 	st.Rollbacks++
 	if st.Rollbacks > t.cfg.MaxRollback {
-		return fmt.Errorf("%s step %d: %w; gave up after %d rollbacks: lower flow_lr/diffusion_lr or raise clip",
-			phaseNames[st.Phase], st.Step, cause, t.cfg.MaxRollback)
+		return fmt.Errorf("%s: %w; gave up after %d rollbacks: lower flow_lr/diffusion_lr or raise clip",
+			st.next(), cause, t.cfg.MaxRollback)
 	}
 	ck, err := LoadLatest(dir)
 	if errors.Is(err, ErrNoCheckpoint) {
-		return fmt.Errorf("%s step %d: %w before the first checkpoint: lower the learning rates", phaseNames[st.Phase], st.Step, cause)
+		return fmt.Errorf("%s: %w before the first checkpoint: lower the learning rates", st.next(), cause)
 	}
 	if err != nil {
 		return err
@@ -209,8 +225,11 @@ func (t *Trainer) rollback(dir string, st *State, cause error) error {
 	if err := ck.Restore(t.ctx); err != nil {
 		return err
 	}
+	for _, w := range ck.Warnings {
+		t.log.Warn(w)
+	}
 	t.log.Warn("non-finite step: rolled back to the last checkpoint with halved learning rates",
-		"cause", cause.Error(), "phase", phaseNames[st.Phase], "step", st.Step, "back_to", saved.Step)
+		"cause", cause.Error(), "phase", phaseNames[st.Phase], "step", st.Step+1, "back_to_checkpoint", ck.Name)
 	st.Phase, st.Step, st.LRScale = saved.Phase, saved.Step, st.LRScale*0.5
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -42,6 +43,20 @@ type Problem struct {
 	// Priors are extra priors added to the flow loss besides those of Config.Priors (a caller
 	// that holds part.Prior values, such as a test or a plugin host, passes them here).
 	Priors []WeightedPrior
+	// OpID and NoiseID name Op and Noise in log lines and errors by their registry IDs
+	// ("blur.gaussian then micro.widefield", "noise.gaussian"); empty: the Go type.
+	OpID, NoiseID string
+}
+
+// opName and noiseName name the parts for people: their IDs, else their Go types.
+func (p *Problem) opName() string    { return nameOr(p.OpID, p.Op) }
+func (p *Problem) noiseName() string { return nameOr(p.NoiseID, p.Noise) }
+
+func nameOr(id string, v any) string {
+	if id != "" {
+		return id
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // Trainer holds the models' context and the compiled steps.
@@ -67,6 +82,9 @@ type Trainer struct {
 	// stopAfter, when positive, makes Run stop with errStopped after that many steps of this
 	// process: the tests' stand-in for a killed run.
 	stopAfter int
+	// progressEvery, when positive, replaces progress.DefaultInterval between progress lines
+	// (tests).
+	progressEvery time.Duration
 }
 
 var errStopped = errors.New("stopped by test")
@@ -87,7 +105,7 @@ func New(ctx context.Context, be backends.Backend, cfg Config, prob Problem, see
 	if inject {
 		gop, gnoise = nil, nil
 		log.Info("the data term is trained by gradient injection (the operator or the noise model has no in-graph form)",
-			"operator", fmt.Sprintf("%T", prob.Op), "noise", fmt.Sprintf("%T", prob.Noise))
+			"operator", prob.opName(), "noise", prob.noiseName())
 	}
 	built, err := BuildPriors(ctx, cfg.Priors)
 	if err != nil {

@@ -194,7 +194,7 @@ func (p *Plugin) call(ctx context.Context, method string, f func(ctx context.Con
 		case codes.Unavailable, codes.Canceled:
 			return p.fatal(method, fmt.Errorf("the plugin process exited or closed the connection (%s)", re.Msg))
 		case codes.InvalidArgument:
-			return &Error{Plugin: p.Name(), Dir: p.Dir, Op: method, Err: errors.New(re.Msg)}
+			return &Error{Plugin: p.Name(), Dir: p.Dir, Op: method, Err: errors.New(re.Msg), Refused: true}
 		}
 		err = errors.New(re.Msg)
 	}
@@ -270,6 +270,9 @@ type Error struct {
 	Op     string
 	Err    error
 	Stderr []string
+	// Refused is set when the plugin refused the request itself (its parameters, its shapes:
+	// InvalidArgument); the plugin works, the pipeline needs changing.
+	Refused bool
 }
 
 func (e *Error) Error() string {

@@ -31,8 +31,13 @@ type Options struct {
 
 // Tolerances of the operator checks (relative, dimensionless).
 const (
-	// TolAdjoint bounds |<Ax,y> - <x,Aᵀy>| / (|Ax|·|y|).
+	// TolAdjoint bounds |<Ax,y> - <x,Aᵀy>| / (|Ax|·|y|) over the pairs of checkAdjoint, one
+	// of which has <Ax,y> close to |Ax|·|y|: a VJP scaled by 1.001 measures 1e-3.
 	TolAdjoint = 1e-5
+	// TolVJP bounds |Richardson central difference - <VJP,d>| / (|VJP|·|d|) over the
+	// directions of checkVJP, one of which is the VJP itself: a VJP scaled by 1.001
+	// measures 1e-3.
+	TolVJP = 1e-4
 	// TolLinear bounds |A(ax+by) - aA(x) - bA(y)| / (|a||Ax| + |b||Ay|).
 	TolLinear = 1e-5
 	// TolGraph bounds max|in-graph - plain| / max|plain| for Apply and VJP.
@@ -78,8 +83,9 @@ func dot(a, b *batch.Batch) float64 {
 func norm(a *batch.Batch) float64 { return math.Sqrt(dot(a, a)) }
 
 // CheckOperator runs the operator checks on op: shape, determinism, finiteness; adjoint and
-// linearity for a linear operator, the Taylor test of VJP for a nonlinear one; and, when op has
-// an in-graph form, the in-graph Apply and gradient against the plain ones.
+// linearity for a linear operator, the Taylor test and the directional derivatives of VJP for
+// a nonlinear one; and, when op has an in-graph form, the in-graph Apply and gradient against
+// the plain ones.
 func CheckOperator(ctx context.Context, op part.Operator, opt Options) Report {
 	opt = opt.withDefaults()
 	r := Report{Subject: fmt.Sprintf("%T", op)}
@@ -129,10 +135,11 @@ func CheckOperator(ctx context.Context, op part.Operator, opt Options) Report {
 		return r
 	}
 	if part.IsLinear(op) {
-		checkAdjoint(ctx, &r, op, opt, p, y, v, g, x)
+		checkAdjoint(ctx, &r, op, opt, p, x, y, v, g)
 		checkLinearity(ctx, &r, op, opt, p, x, y)
 	} else {
 		checkTaylor(ctx, &r, op, opt, p, x, v, g)
+		checkVJP(ctx, &r, op, opt, p, x, v, g)
 	}
 	if opt.NoGraph {
 		r.skip("graph", "in-graph checks turned off")
@@ -174,18 +181,6 @@ func countDiff(a, b *batch.Batch) int {
 		}
 	}
 	return n
-}
-
-// checkAdjoint is the dot-product test with a second random input.
-func checkAdjoint(ctx context.Context, r *Report, op part.Operator, opt Options, p part.Params, ax, v, atv, x *batch.Batch) {
-	// <Ax, v> - <x, Aᵀv>, normalized by |Ax||v|.
-	lhs, rhs := dot(ax, v), dot(x, atv)
-	den := norm(ax) * norm(v)
-	if den == 0 {
-		r.skip("adjoint", "A(x) is zero for the random input: the dot-product test says nothing")
-		return
-	}
-	r.measure("adjoint", math.Abs(lhs-rhs)/den, TolAdjoint, false, "|<Ax,y> - <x,Aᵀy>| / (|Ax||y|)")
 }
 
 // checkLinearity compares A(a x + b z) with a A(x) + b A(z) for fixed parameters.

@@ -12,7 +12,9 @@
 // (`flowdiff ops check [ID...]`, through CheckID). Require adapts a Report to a *testing.T.
 //
 // Tolerances are stated with each check; they allow for float32 storage (about 6e-8 relative
-// per value) and float64 accumulation, and the statistical checks use 5 standard errors.
+// per value) and float64 accumulation, and the statistical checks use 5 standard errors. The
+// adjoint and gradient checks use pairs and directions correlated with what they test, so that
+// a 0.1% error measures 1e-3, not 1e-3/√size (see gradient.go).
 package conformance
 
 import (

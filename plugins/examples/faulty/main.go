@@ -41,6 +41,9 @@ import (
 type Config struct {
 	Mode   string `yaml:"mode" default:"ok" check:"oneof=ok|crash|hang|shape|nan|panic|vjp" doc:"how Apply (or, for vjp, VJP) misbehaves"`
 	Record bool   `yaml:"record" default:"false" doc:"append configure and release events to calls.log in the plugin's folder"`
+	// VJPScale multiplies the VJP: 1 is exact; 1.001 is an adjoint 0.1% off, which the
+	// conformance suite must catch out of process as in process.
+	VJPScale float64 `yaml:"vjp_scale" default:"1" check:">0" doc:"factor on the VJP (1: exact; 1.001: a 0.1% error for conformance tests)"`
 }
 
 // CallsFile is the file, in the plugin's working folder, that record: true appends to.
@@ -48,13 +51,14 @@ const CallsFile = "calls.log"
 
 // Op is faulty.op.
 type Op struct {
-	mode   string
-	record bool
+	mode     string
+	record   bool
+	vjpScale float32
 }
 
 // newOp builds faulty.op, recording the event when asked.
 func newOp(c *Config) (*Op, error) {
-	o := &Op{mode: c.Mode, record: c.Record}
+	o := &Op{mode: c.Mode, record: c.Record, vjpScale: float32(c.VJPScale)}
 	return o, o.log("configure")
 }
 
@@ -65,11 +69,16 @@ func (o *Op) log(event string) error {
 	if !o.record {
 		return nil
 	}
+	return record(event, "faulty.op")
+}
+
+// record appends "EVENT ID" to CallsFile.
+func record(event, id string) error {
 	f, err := os.OpenFile(CallsFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(f, "%s faulty.op\n", event)
+	_, err = fmt.Fprintf(f, "%s %s\n", event, id)
 	return errors.Join(err, f.Close())
 }
 
@@ -105,7 +114,11 @@ func (o *Op) VJP(_ context.Context, _, v *batch.Batch, _ part.Params) (*batch.Ba
 	if o.mode == "vjp" {
 		return nil, errors.New("faulty: simulated VJP failure")
 	}
-	return scale(v), nil
+	g := scale(v)
+	for i := range g.Data {
+		g.Data[i] *= o.vjpScale
+	}
+	return g, nil
 }
 
 func scale(x *batch.Batch) *batch.Batch {
@@ -130,7 +143,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faulty: cannot open my model file, giving up")
 		os.Exit(2)
 	}
-	srv, err := sdk.NewServer(sdk.Plugin{Name: "faulty", Version: "0.0.1", Parts: []registry.Entry{entry}})
+	srv, err := sdk.NewServer(sdk.Plugin{Name: "faulty", Version: "0.0.1", Parts: []registry.Entry{entry, priorEntry, metricEntry}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
