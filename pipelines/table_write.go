@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
+	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
 	"github.com/flowdiff/flowdiff-go/core/report"
 )
@@ -115,7 +116,7 @@ func WriteTable(ctx context.Context, dirs []string, out string, log *slog.Logger
 	if err := atomicfile.WriteFile(filepath.Join(out, TableHTML), []byte(h), 0o644); err != nil {
 		return err
 	}
-	if err := writeTableCSV(filepath.Join(out, TableCSV), runs, csvRows); err != nil {
+	if err := writeTableCSV(filepath.Join(out, TableCSV), csvRows); err != nil {
 		return err
 	}
 	log.Info("table written", "markdown", filepath.Join(out, TableMarkdown), "csv", filepath.Join(out, TableCSV),
@@ -226,7 +227,7 @@ func csvRow(table string, run, src *tableRun, est, paper string) []string {
 		num(priorMetricCols[1]+"."+est, m.Metrics), paper, train, machine}
 }
 
-func writeTableCSV(path string, runs []*tableRun, rows [][]string) error {
+func writeTableCSV(path string, rows [][]string) error {
 	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		cw.Write(csvHeader)
@@ -249,16 +250,20 @@ func restorationGrid(runs []*tableRun, out string) (string, error) {
 		return "", err
 	}
 	n := min(8, truth.N)
-	type img struct{ label, file string }
+	type img struct {
+		label, file string
+		b           *batch.Batch
+	}
 	var items []img
 	for _, r := range runs {
-		for _, f := range []img{{r.label(runs) + ": " + r.Method.Amortized(), filepath.Join(r.Dir, trainDir, "posterior_mean.npy")},
-			{r.label(runs) + ": DPS", filepath.Join(r.Dir, sampleDir, "dps.npy")}} {
+		for _, f := range []img{{label: r.label(runs) + ": " + r.Method.Amortized(), file: filepath.Join(r.Dir, trainDir, "posterior_mean.npy")},
+			{label: r.label(runs) + ": DPS", file: filepath.Join(r.Dir, sampleDir, "dps.npy")}} {
 			b, err := readBatch(f.file)
 			if err != nil || b.ImageSize() != truth.ImageSize() {
 				continue
 			}
 			n = min(n, b.N)
+			f.b = b
 			items = append(items, f)
 		}
 	}
@@ -271,8 +276,7 @@ func restorationGrid(runs []*tableRun, out string) (string, error) {
 		rows, labels = append(rows, report.Row{Label: "observation", Images: set.Observations.Slice(0, n)}), append(labels, "observation")
 	}
 	for _, it := range items {
-		b, _ := readBatch(it.file)
-		rows, labels = append(rows, report.Row{Label: it.label, Images: b.Slice(0, n)}), append(labels, it.label)
+		rows, labels = append(rows, report.Row{Label: it.label, Images: it.b.Slice(0, n)}), append(labels, it.label)
 	}
 	if err := report.WriteGridPNG(filepath.Join(out, TableGrid), rows, n); err != nil {
 		return "", err
