@@ -80,6 +80,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			sampleCommand(),
 			reportCommand(),
 			compareCommand(),
+			tableCommand(),
 			metricsCommand(),
 			bm3dCommand(),
 			estimateNoiseCommand(),
