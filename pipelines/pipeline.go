@@ -29,6 +29,7 @@ type Pipeline struct {
 	Version int    `yaml:"version" check:"required,oneof=1" doc:"schema version of this file; this build reads 1"`
 	Name    string `yaml:"name" default:"pipeline" doc:"run name, used in the default run folder runs/<name>-<time>"`
 	Seed    int64  `yaml:"seed" default:"1" doc:"seed for every random stream (data split, corruption, training, sampling)"`
+	Method  string `yaml:"method" default:"flowdiff" doc:"how the clean prior and the restorations are obtained: flowdiff (the conditional flow and the diffusion prior trained jointly), or a baseline to compare with, on the same observations and metrics: naive (a DDPM trained on the observations as if clean), clean_prior (oracle: a DDPM trained on the clean images, then the flow against it), sure_score (Aali et al. 2023, Gaussian denoising), ambient_diffusion (Daras et al. 2023, masked pixels); docs/baselines.md"`
 	Backend string `yaml:"backend" doc:"GoMLX backend: go (pure Go), xla:cpu or xla:cuda (needs a PJRT plugin); --backend and $GOMLX_BACKEND take part in the choice, see core/backend"`
 	// PluginsDir is made absolute when the pipeline is loaded, so the resolved copy in a run
 	// folder finds the plugins on --resume.
@@ -119,6 +120,7 @@ func (p *Pipeline) Check() []schema.Problem {
 	if p.Data != nil && p.Data.Source == "observations" && len(p.Corruption) == 0 {
 		probs = append(probs, schema.Problem{Field: "corruption", Msg: "source: observations needs a corruption section declaring the forward model the observations were measured through (at least the noise model); it is not applied"})
 	}
+	probs = append(probs, p.checkMethod()...)
 	return probs
 }
 
@@ -231,8 +233,8 @@ func (p *Pipeline) validateStages(data []byte) schema.Errors {
 				Msg: fmt.Sprintf("noise model %s must come last in corruption (y = N(A(x)))", s.ID)})
 		}
 	}
-	if p.Train != nil && (len(p.Corruption) == 0 || p.Corruption[len(p.Corruption)-1].Entry.Kind != registry.KindNoise) {
-		// the trainer's rule (core/train.New), checked before a run
+	if p.Train != nil && flowMethods[p.Method] && (len(p.Corruption) == 0 || p.Corruption[len(p.Corruption)-1].Entry.Kind != registry.KindNoise) {
+		// the trainer's rule (core/train.New), checked before a run of a method that trains the flow
 		errs = append(errs, &schema.FieldError{Path: "train", Line: topKeyLine(data, "train"),
 			Msg: "training needs a noise model as the last corruption item (the data-fidelity term); add e.g. noise.gaussian"})
 	}

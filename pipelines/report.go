@@ -61,10 +61,18 @@ func WriteReport(ctx context.Context, dir string, log *slog.Logger) error {
 	var page report.Page
 	page.Title = p.Name
 	page.P("Run folder: `%s` · backend: `%s` · seed: %d", dir, m.Backend, p.Seed)
-	metricsSection(&page, m)
+	labels := estimateLabels
+	if meth, err := LookupMethod(p.Method); err == nil {
+		page.P("Method: `%s`: %s.", meth.Name(), meth.Summary())
+		if meth.UsesCleanData() {
+			page.P("**This method trains on the clean images**: an oracle to compare with, not a method for corrupted data.")
+		}
+		labels = methodLabels(meth)
+	}
+	metricsSection(&page, m, labels)
 	calibrationSection(&page, m)
 	residualSection(&page, m)
-	if err := imageSections(&page, dir, grid, log); err != nil {
+	if err := imageSections(&page, dir, grid, labels, log); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(dir, trainDir, "losses.png")); err == nil {
@@ -102,8 +110,21 @@ func WriteReport(ctx context.Context, dir string, log *slog.Logger) error {
 	return ctx.Err()
 }
 
-// metricsSection is the paper-style table: one row per estimate, one column per metric.
-func metricsSection(page *report.Page, m *MetricsFile) {
+// methodLabels is estimateLabels with the method's name for its amortized restoration.
+func methodLabels(meth Method) map[string]string {
+	out := make(map[string]string, len(estimateLabels))
+	for k, v := range estimateLabels {
+		out[k] = v
+	}
+	if a := meth.Amortized(); a != "" {
+		out["posterior_mean"] = a
+	}
+	return out
+}
+
+// metricsSection is the paper-style table: one row per estimate, one column per metric, rows
+// named by labels.
+func metricsSection(page *report.Page, m *MetricsFile, labels map[string]string) {
 	rows, cols := map[string]bool{}, map[string]bool{}
 	for name := range m.Metrics {
 		// Estimates have no dots; metric names may (a plugin's "pyexample.mae").
@@ -135,7 +156,7 @@ func metricsSection(page *report.Page, m *MetricsFile) {
 	}
 	var table [][]string
 	for _, est := range reportRowOrder(orderedEstimates(rows)) {
-		label := estimateLabels[est]
+		label := labels[est]
 		if label == "" {
 			label = est
 			if n, ok := strings.CutPrefix(est, "input_first"); ok {
@@ -230,7 +251,7 @@ func calibrationSection(page *report.Page, m *MetricsFile) {
 // imageSections draws grid.png (truth, observation, posterior mean, std, sample, DPS) and
 // prior.png from the run folder's arrays and adds them to the page. Without clean test images
 // (observations without references) the grid starts with the observations.
-func imageSections(page *report.Page, dir string, n int, log *slog.Logger) error {
+func imageSections(page *report.Page, dir string, n int, names map[string]string, log *slog.Logger) error {
 	var rows []report.Row
 	var labels []string
 	truth, err := corrupt.ReadClean(filepath.Join(dir, testStore))
@@ -252,7 +273,7 @@ func imageSections(page *report.Page, dir string, n int, log *slog.Logger) error
 		size := rows[0].Images.ImageSize()
 		peak := float32(0)
 		for _, f := range []struct{ file, label string }{
-			{trainDir + "/posterior_mean.npy", "flow posterior mean"},
+			{trainDir + "/posterior_mean.npy", names["posterior_mean"]},
 			{trainDir + "/posterior_std.npy", "flow posterior std"},
 			{trainDir + "/posterior_sample.npy", "flow posterior sample"},
 			{sampleDir + "/dps.npy", "DPS sample"},

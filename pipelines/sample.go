@@ -34,6 +34,12 @@ type priorSampler struct {
 
 // newPriorSampler loads the EMA weights of the diffusion model from the training folder dir.
 func newPriorSampler(be backends.Backend, dir string, cfg train.Config, batchSize int, log *slog.Logger) (*priorSampler, error) {
+	return newPriorSamplerFunc(be, dir, cfg, batchSize, log, nil)
+}
+
+// newPriorSamplerFunc is newPriorSampler for a network that predicts the noise through eps
+// (nil: the U-Net as a noise predictor, diffusion.EpsModel).
+func newPriorSamplerFunc(be backends.Backend, dir string, cfg train.Config, batchSize int, log *slog.Logger, eps diffusion.EpsFunc) (*priorSampler, error) {
 	model, step, err := train.LoadPrior(dir, log)
 	if err != nil {
 		return nil, err
@@ -42,7 +48,7 @@ func newPriorSampler(be backends.Backend, dir string, cfg train.Config, batchSiz
 	if err != nil {
 		return nil, fmt.Errorf("train.diffusion: %w", err)
 	}
-	s, err := diffusion.NewSampler(be, model, cfg.UNet, sched)
+	s, err := diffusion.NewSamplerFunc(be, model, cfg.UNet, sched, eps)
 	if err != nil {
 		return nil, err
 	}

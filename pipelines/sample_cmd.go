@@ -73,7 +73,7 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		return nil, err
 	}
 	defer be.Finalize()
-	ps, err := newPriorSampler(be, filepath.Join(req.RunDir, trainDir), p.Train.Config, c.Batch, req.Log)
+	ps, err := methodPrior(be, p, filepath.Join(req.RunDir, trainDir), c.Batch, req.Log)
 	if err != nil {
 		return nil, err
 	}

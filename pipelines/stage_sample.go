@@ -48,7 +48,7 @@ func runSample(ctx context.Context, r *Run) error {
 		return err
 	}
 	c := r.P.Sample
-	ps, err := newPriorSampler(be, r.Path(trainDir), r.P.Train.Config, c.Batch, r.Log)
+	ps, err := methodPrior(be, r.P, r.Path(trainDir), c.Batch, r.Log)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowdiff/flowdiff-go/core/baselines"
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/report"
@@ -19,11 +20,26 @@ import (
 // trainDir is the train stage's folder: checkpoints, losses.csv, posterior outputs.
 const trainDir = "train"
 
-// runTrain trains the flow and the diffusion prior jointly on the training observations,
-// resuming from the stage's last checkpoint when there is one, then restores the test
-// observations with the flow: the posterior mean and per-pixel standard deviation over
-// train.posterior_samples draws become the estimates "posterior_mean" and "posterior_sample".
+// runTrain runs the train stage of the pipeline's method (method.go), after recording the
+// machine it runs on (train/machine.json).
 func runTrain(ctx context.Context, r *Run) error {
+	m, err := LookupMethod(r.P.Method)
+	if err != nil {
+		return err
+	}
+	if err := recordMachine(ctx, r); err != nil {
+		return err
+	}
+	r.Log.Info("method", "method", m.Name(), "summary", m.Summary())
+	return m.Train(ctx, r)
+}
+
+// trainFlow trains the flow and the diffusion prior with cfg (jointly, then the model-reset
+// phases cfg asks for) on the training observations, resuming from the stage's last
+// checkpoint when there is one, then restores the test observations with the flow: the
+// posterior mean and per-pixel standard deviation over train.posterior_samples draws become
+// the estimates "posterior_mean" and "posterior_sample".
+func trainFlow(ctx context.Context, r *Run, cfg train.Config) error {
 	if r.Data.TrainObs == nil {
 		return fmt.Errorf("train needs observations: add a corruption list (and a data section)")
 	}
@@ -45,7 +61,6 @@ func runTrain(ctx context.Context, r *Run) error {
 	clean.N = r.Data.TrainObs.N
 	prob := train.Problem{Obs: r.Data.TrainObs, Params: r.Data.TrainParams, Op: op, Noise: noise,
 		Clean: clean, OpID: opID, NoiseID: noiseID, Priors: priors}
-	cfg := r.P.Train.Config
 	cfg.Priors = nil // built once by the run (Run.Part) and passed in prob.Priors
 	tr, err := train.New(ctx, be, cfg, prob, r.Seed("train"), r.Log)
 	if err != nil {
@@ -104,6 +119,10 @@ func partIDs(specs []registry.Spec) (op, noise string) {
 type TrainConfig struct {
 	train.Config     `yaml:",inline"`
 	PosteriorSamples int `yaml:"posterior_samples" default:"16" check:">=1" doc:"flow samples per test observation for the posterior mean and standard deviation"`
+	// The settings of the baselines that have their own (method:); omitted from resolved
+	// pipelines when absent, which means their defaults.
+	SURE    *baselines.SUREConfig    `yaml:"sure_score,omitempty" doc:"method: sure_score: the SURE loss and the score-matching term (defaults when absent)"`
+	Ambient *baselines.AmbientConfig `yaml:"ambient_diffusion,omitempty" doc:"method: ambient_diffusion: the further corruption and the loss weights (defaults when absent)"`
 }
 
 // plotCurve draws train/losses.csv into train/losses.png (per-pixel losses against the

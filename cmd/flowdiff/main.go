@@ -81,6 +81,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			restoreCommand(),
 			reportCommand(),
 			compareCommand(),
+			tableCommand(),
 			metricsCommand(),
 			bm3dCommand(),
 			estimateNoiseCommand(),

@@ -108,7 +108,7 @@ func (s *Sampler) DPS(ctx context.Context, shape batch.Shape, p DPSProblem, opt 
 		for i, k := range keys {
 			params[k] = in[off+i]
 		}
-		prev, x0 := reverseStep(ctx, s.cfg, in)
+		prev, x0 := reverseStep(ctx, s.eps, in)
 		r2 := graph.Square(graph.Sub(y, gop.ApplyGraph(x0, params)))
 		if weighted {
 			r2 = graph.Mul(r2, in[numStepInputs+1])

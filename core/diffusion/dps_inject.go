@@ -16,7 +16,7 @@ import (
 // (dpsResidualGrad), and the step with the guidance J_{x0_hat}(x_t)ᵀ g from a second graph.
 func (s *Sampler) dpsInjected(ctx context.Context, shape batch.Shape, p DPSProblem, zeta float64, opt SampleOptions) (*batch.Batch, error) {
 	x0Exec, err := mlctx.NewExec(s.backend, s.model, func(ctx *mlctx.Context, in []*graph.Node) *graph.Node {
-		_, x0 := reverseStep(ctx, s.cfg, in)
+		_, x0 := reverseStep(ctx, s.eps, in)
 		return x0
 	})
 	if err != nil {
@@ -25,7 +25,7 @@ func (s *Sampler) dpsInjected(ctx context.Context, shape batch.Shape, p DPSProbl
 	defer x0Exec.Finalize()
 	guided, err := mlctx.NewExec(s.backend, s.model, func(ctx *mlctx.Context, in []*graph.Node) *graph.Node {
 		xt, g := in[0], in[numStepInputs]
-		prev, x0 := reverseStep(ctx, s.cfg, in)
+		prev, x0 := reverseStep(ctx, s.eps, in)
 		surrogate := graph.ReduceAllSum(graph.Mul(graph.StopGradient(g), x0))
 		grad := graph.Gradient(surrogate, xt)[0]
 		return graph.Sub(prev, graph.MulScalar(grad, zeta))

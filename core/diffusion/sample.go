@@ -43,6 +43,7 @@ type Sampler struct {
 	model   *mlctx.Context
 	cfg     UNetConfig
 	sched   *Schedule
+	eps     EpsFunc
 
 	mu   sync.Mutex
 	step *mlctx.Exec // reverseStep
@@ -53,16 +54,31 @@ type Sampler struct {
 // trained with. The backend must be able to run the model; on the pure-Go backend use
 // nn.PortableBackendConfig (see core/nn). The model's variables are read, never changed.
 func NewSampler(b backends.Backend, model *mlctx.Context, cfg UNetConfig, sched *Schedule) (*Sampler, error) {
+	return NewSamplerFunc(b, model, cfg, sched, nil)
+}
+
+// EpsFunc is the noise prediction a Sampler steps with: eps_theta(x_t, t) for x_t [N,H,W,C],
+// the step indices t [N], and the step's scalars sqrt(abar_t) and sqrt(1-abar_t) (which a
+// network that predicts x0 needs to convert its estimate: eps = (x_t - sqrt(abar) x0_hat) /
+// sqrt(1-abar)). Its variables live in the sampler's model context.
+type EpsFunc func(ctx *mlctx.Context, xt, t, sqrtAbar, sqrtOneMinusAbar *graph.Node) *graph.Node
+
+// NewSamplerFunc is NewSampler for any noise predictor eps over the U-Net's variables (nil:
+// EpsModel with cfg). cfg still decides which image sizes the sampler accepts (cfg.Validate).
+func NewSamplerFunc(b backends.Backend, model *mlctx.Context, cfg UNetConfig, sched *Schedule, eps EpsFunc) (*Sampler, error) {
+	if eps == nil {
+		eps = func(ctx *mlctx.Context, xt, t, _, _ *graph.Node) *graph.Node { return EpsModel(ctx, cfg, xt, t) }
+	}
 	if b == nil || model == nil || sched == nil {
 		return nil, fmt.Errorf("diffusion sampler: backend, model context and schedule are required")
 	}
 	if len(trackedVariables(model.InAbsPath(mlctx.RootScope).In(UNetScope))) == 0 {
 		return nil, fmt.Errorf("diffusion sampler: the model context has no variables under /%s (train, load or initialize the U-Net first)", UNetScope)
 	}
-	s := &Sampler{backend: b, model: model.InAbsPath(mlctx.RootScope).Reuse(), cfg: cfg, sched: sched}
+	s := &Sampler{backend: b, model: model.InAbsPath(mlctx.RootScope).Reuse(), cfg: cfg, sched: sched, eps: eps}
 	var err error
 	s.step, err = mlctx.NewExec(b, s.model, func(ctx *mlctx.Context, in []*graph.Node) *graph.Node {
-		prev, _ := reverseStep(ctx, s.cfg, in)
+		prev, _ := reverseStep(ctx, s.eps, in)
 		return prev
 	})
 	if err != nil {
@@ -124,10 +140,10 @@ func (c stepCoef) args(x, z *batch.Batch, clip [2]float64) []any {
 // reverseStep builds one reverse step (see stepCoef) from the first numStepInputs inputs:
 // x_t [N,H,W,C], t [N], then the scalars sqrt(abar), sqrt(1-abar), X0, Eps, Sigma, the noise z
 // [N,H,W,C] and the clipping bounds lo, hi (±Inf for none). It returns x_prev and the
-// unclipped x0_hat.
-func reverseStep(ctx *mlctx.Context, cfg UNetConfig, in []*graph.Node) (prev, x0Raw *graph.Node) {
+// unclipped x0_hat. eps is the noise predictor (EpsFunc).
+func reverseStep(ctx *mlctx.Context, epsFn EpsFunc, in []*graph.Node) (prev, x0Raw *graph.Node) {
 	xt, t, s0, s1, cx0, ceps, sigma, z, lo, hi := in[0], in[1], in[2], in[3], in[4], in[5], in[6], in[7], in[8], in[9]
-	eps := EpsModel(ctx, cfg, xt, t)
+	eps := epsFn(ctx, xt, t, s0, s1)
 	x0Raw = graph.Div(graph.Sub(xt, graph.Mul(s1, eps)), s0)
 	x0 := graph.Max(graph.Min(x0Raw, hi), lo)
 	epsHat := graph.Div(graph.Sub(xt, graph.Mul(s0, x0)), s1)

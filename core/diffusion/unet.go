@@ -143,9 +143,24 @@ func EpsModel(ctx *context.Context, cfg UNetConfig, xt, t *graph.Node) *graph.No
 	if xt.Rank() != 4 {
 		panic(fmt.Sprintf("diffusion.EpsModel: want xt [N, H, W, C], got %s", xt.Shape()))
 	}
+	return UNet(ctx, cfg, xt, t, xt.Shape().Dimensions[3])
+}
+
+// UNet is EpsModel's network with out output channels instead of x's C: the same layers and
+// variables (under ctx.In(UNetScope)), the first convolution taking x's channels and the last
+// producing out. It serves networks whose input carries more than the image, such as Ambient
+// Diffusion's [Ã x_t, Ã] (2C channels in, an x0 estimate of C channels out; core/baselines).
+// x is [N, H, W, Cin], t [N]; the output is [N, H, W, out].
+func UNet(ctx *context.Context, cfg UNetConfig, xt, t *graph.Node, out int) *graph.Node {
+	if xt.Rank() != 4 {
+		panic(fmt.Sprintf("diffusion.UNet: want x [N, H, W, C], got %s", xt.Shape()))
+	}
+	if out < 1 {
+		panic(fmt.Sprintf("diffusion.UNet: want out >= 1 output channels, got %d", out))
+	}
 	d := xt.Shape().Dimensions
 	if t.Rank() != 1 || t.Shape().Dimensions[0] != d[0] {
-		panic(fmt.Sprintf("diffusion.EpsModel: want t [%d] (one step index per sample), got %s", d[0], t.Shape()))
+		panic(fmt.Sprintf("diffusion.UNet: want t [%d] (one step index per sample), got %s", d[0], t.Shape()))
 	}
 	if err := cfg.Validate(d[1], d[2], d[3]); err != nil {
 		panic(err)
@@ -195,11 +210,11 @@ func EpsModel(ctx *context.Context, cfg UNetConfig, xt, t *graph.Node) *graph.No
 	}
 
 	h = nn.SiLU(nn.GroupNorm(ctx.In("out_norm"), h, normGroups(width(0))))
-	out := nn.Conv2D(ctx.In("out").WithInitializer(initializers.Zero), h, x.Shape().Dimensions[3], 3, 1, true)
+	y := nn.Conv2D(ctx.In("out").WithInitializer(initializers.Zero), h, out*cfg.Patch*cfg.Patch, 3, 1, true)
 	if cfg.Patch > 1 {
-		out = nn.DepthToSpace(out, cfg.Patch)
+		y = nn.DepthToSpace(y, cfg.Patch)
 	}
-	return out
+	return y
 }
 
 // MinGroupChannels is the fewest channels per GroupNorm group the U-Net uses (when the channel

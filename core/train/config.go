@@ -46,6 +46,8 @@
 package train
 
 import (
+	"math"
+
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
 	"github.com/flowdiff/flowdiff-go/core/flow"
 	"github.com/flowdiff/flowdiff-go/core/schema"
@@ -96,4 +98,24 @@ func (s *ScheduleConfig) Check() []schema.Problem {
 		return []schema.Problem{{Field: "beta_end", Msg: "must be >= beta_start"}}
 	}
 	return nil
+}
+
+// LRFactor returns the learning-rate factor of step (0-based) of a phase of n steps: a linear
+// warm-up over the first Warmup steps, times, with lr_decay: cosine,
+//
+//	f + (1-f) (1 + cos(pi s)) / 2,  s = (step - warmup) / (n - 1 - warmup) in [0,1], f = lr_final,
+//
+// which is 1 when warm-up ends and f at the last step. The baselines (core/baselines) train
+// their networks on the same schedule.
+func (c Config) LRFactor(step, n int) float64 {
+	w := 1.0
+	if c.Warmup > 0 {
+		w = min(1, float64(step+1)/float64(c.Warmup))
+	}
+	if c.Decay != "cosine" || step < c.Warmup || n-1 <= c.Warmup {
+		return w
+	}
+	s := float64(step-c.Warmup) / float64(n-1-c.Warmup)
+	f := c.FinalLR
+	return w * (f + (1-f)*(1+math.Cos(math.Pi*s))/2)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 
@@ -156,24 +155,9 @@ func (t *Trainer) compile() error {
 	return nil
 }
 
-// lrFactor returns the learning-rate factor of step (0-based) of a phase of n steps: a
-// linear warm-up over the first cfg.Warmup steps, times, with lr_decay: cosine,
-//
-//	f + (1-f) (1 + cos(pi s)) / 2,  s = (step - warmup) / (n - 1 - warmup) in [0,1], f = lr_final,
-//
-// which is 1 when warm-up ends and f at the last step.
-func (t *Trainer) lrFactor(step, n int) float64 {
-	w := 1.0
-	if t.cfg.Warmup > 0 {
-		w = min(1, float64(step+1)/float64(t.cfg.Warmup))
-	}
-	if t.cfg.Decay != "cosine" || step < t.cfg.Warmup || n-1 <= t.cfg.Warmup {
-		return w
-	}
-	s := float64(step-t.cfg.Warmup) / float64(n-1-t.cfg.Warmup)
-	f := t.cfg.FinalLR
-	return w * (f + (1-f)*(1+math.Cos(math.Pi*s))/2)
-}
+// lrFactor returns the learning-rate factor of step (0-based) of a phase of n steps
+// (Config.LRFactor).
+func (t *Trainer) lrFactor(step, n int) float64 { return t.cfg.LRFactor(step, n) }
 
 // phaseLen returns the number of steps of a phase.
 func (t *Trainer) phaseLen(phase int) int {
