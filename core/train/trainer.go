@@ -194,13 +194,16 @@ func (t *Trainer) nameFlowIn(in []*graph.Node) flowIn[*graph.Node] {
 
 // buildFlowStep compiles the flow step: inputs flowIn (see flowArgs), outputs flowOut.
 func (t *Trainer) buildFlowStep() (*mlctx.Exec, error) {
+	return mlctx.NewExec(t.be, t.ctx, t.flowStepGraph)
+}
+
+// flowStepGraph builds the flow step (loss and Adam update) from its inputs.
+func (t *Trainer) flowStepGraph(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
 	opt := Adam{Name: "flow", Scope: FlowScope, ClipNorm: t.cfg.Clip}
-	return mlctx.NewExec(t.be, t.ctx, func(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
-		args := t.nameFlowIn(in)
-		out := t.flowLoss(ctx, args)
-		out.GradNorm = opt.Step(ctx, out.Loss, args.LR)
-		return out.flat()
-	})
+	args := t.nameFlowIn(in)
+	out := t.flowLoss(ctx, args)
+	out.GradNorm = opt.Step(ctx, out.Loss, args.LR)
+	return out.flat()
 }
 
 // flowLoss builds the flow loss from the flow step's inputs: the outputs but the gradient norm
@@ -235,16 +238,19 @@ func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) flowOut[*
 
 // buildDiffusionStep compiles the diffusion step: inputs diffIn, outputs diffOut.
 func (t *Trainer) buildDiffusionStep() (*mlctx.Exec, error) {
+	return mlctx.NewExec(t.be, t.ctx, t.diffusionStepGraph)
+}
+
+// diffusionStepGraph builds the diffusion step (loss, Adam update and EMA) from its inputs.
+func (t *Trainer) diffusionStepGraph(ctx *mlctx.Context, flat []*graph.Node) []*graph.Node {
 	opt := Adam{Name: "unet", Scope: UNetScope, ClipNorm: t.cfg.Clip}
-	return mlctx.NewExec(t.be, t.ctx, func(ctx *mlctx.Context, flat []*graph.Node) []*graph.Node {
-		in := nameDiffIn(flat)
-		x, _ := t.sample(ctx, in.Z, in.Base)
-		x0 := graph.StopGradient(toModelRange(x))
-		loss := diffusion.DenoiseLoss(ctx, t.cfg.UNet, x0, in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar)
-		norm := opt.Step(ctx, loss, in.LR)
-		diffusion.UpdateEMA(ctx, loss.Graph(), "unet", t.cfg.EMA)
-		return diffOut[*graph.Node]{Loss: loss, GradNorm: norm}.flat()
-	})
+	in := nameDiffIn(flat)
+	x, _ := t.sample(ctx, in.Z, in.Base)
+	x0 := graph.StopGradient(toModelRange(x))
+	loss := diffusion.DenoiseLoss(ctx, t.cfg.UNet, x0, in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar)
+	norm := opt.Step(ctx, loss, in.LR)
+	diffusion.UpdateEMA(ctx, loss.Graph(), "unet", t.cfg.EMA)
+	return diffOut[*graph.Node]{Loss: loss, GradNorm: norm}.flat()
 }
 
 // toModelRange maps [0,1] intensities to the [-1,1] range DDPM's schedule is designed for
@@ -330,14 +336,19 @@ func (t *Trainer) flowStep(ctx context.Context, in stepInputs, lambda, lr float6
 
 // diffusionStep runs one diffusion step and returns its outputs as float64.
 func (t *Trainer) diffusionStep(in stepInputs, lr float64) (diffOut[float64], error) {
-	args := diffIn[any]{Z: toTensor(in.z), Base: toTensor(in.base), Eps: toTensor(in.eps),
-		TIdx: tensors.FromValue(in.tIdx), SqrtAbar: tensors.FromValue(in.sa), Sqrt1mAbar: tensors.FromValue(in.s1m),
-		LR: float32(lr)}
-	out, err := scalars(t.dmEx.Exec(args.flat()...))
+	out, err := scalars(t.dmEx.Exec(t.diffusionArgs(in, lr)...))
 	if err != nil {
 		return diffOut[float64]{}, err
 	}
 	return nameDiffOut(out), nil
+}
+
+// diffusionArgs are the diffusion step's inputs (diffIn, flattened).
+func (t *Trainer) diffusionArgs(in stepInputs, lr float64) []any {
+	args := diffIn[any]{Z: toTensor(in.z), Base: toTensor(in.base), Eps: toTensor(in.eps),
+		TIdx: tensors.FromValue(in.tIdx), SqrtAbar: tensors.FromValue(in.sa), Sqrt1mAbar: tensors.FromValue(in.s1m),
+		LR: float32(lr)}
+	return args.flat()
 }
 
 func scalars(out []*tensors.Tensor, err error) ([]float64, error) {
