@@ -108,19 +108,20 @@ func (ambientDiffusion) Train(ctx context.Context, r *Run) error {
 	if err != nil {
 		return err
 	}
-	x, err := baselines.RestoreAmbient(ctx, be, model, r.P.Train.UNet, sched, r.Data.TestObs, testMask, sigma, r.P.Train.Batch)
+	x, err := baselines.RestoreAmbient(ctx, be, model, r.P.Train.UNet, cfg.SigmaData, sched, r.Data.TestObs, testMask, sigma, r.P.Train.Batch)
 	if err != nil {
 		return err
 	}
 	return writeAmortized(r, x)
 }
 
-// ambientConfig is train.ambient_diffusion, or its defaults when absent.
+// ambientConfig is train.ambient_diffusion (decoded with its defaults), or its defaults when
+// absent.
 func ambientConfig(t *TrainConfig) baselines.AmbientConfig {
-	var c baselines.AmbientConfig
 	if t.Ambient != nil {
-		c = *t.Ambient
+		return *t.Ambient
 	}
+	var c baselines.AmbientConfig
 	schema.FillDefaults(&c)
 	return c
 }
@@ -145,7 +146,7 @@ func (ambientDiffusion) Prior(be backends.Backend, p *Pipeline, dir string, batc
 		return nil, fmt.Errorf("ambient_diffusion: %s is damaged: %w", AmbientFile, err)
 	}
 	mask := baselines.SamplingMask(batch.Shape{N: 1, H: s.H, W: s.W, C: s.C}, s.Survival, s.Seed)
-	return newPriorSamplerFunc(be, dir, p.Train.Config, batchSize, log, baselines.AmbientEps(p.Train.UNet, mask))
+	return newPriorSamplerFunc(be, dir, p.Train.Config, batchSize, log, baselines.AmbientEps(p.Train.UNet, ambientConfig(p.Train).SigmaData, mask))
 }
 
 func init() { registerMethod(ambientDiffusion{}) }

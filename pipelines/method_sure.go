@@ -85,12 +85,12 @@ func (sureScore) Train(ctx context.Context, r *Run) error {
 	return writeAmortized(r, x)
 }
 
-// sureConfig is train.sure_score, or its defaults when absent.
+// sureConfig is train.sure_score (decoded with its defaults), or its defaults when absent.
 func sureConfig(t *TrainConfig) baselines.SUREConfig {
-	var c baselines.SUREConfig
 	if t.SURE != nil {
-		c = *t.SURE
+		return *t.SURE
 	}
+	var c baselines.SUREConfig
 	schema.FillDefaults(&c)
 	return c
 }

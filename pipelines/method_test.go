@@ -84,6 +84,7 @@ func TestMethodOptionsBelongToTheirMethod(t *testing.T) {
 		{"train: {steps: 2, reset: {flow_steps: 5}}\n", "clean_prior", "train.reset configures method flowdiff"},
 		{"train: {steps: 2, sure_score: {probe: sobol}}\n", "sure_score", "must be one of gaussian, rademacher"},
 		{"train: {steps: 2, priors: [{op: prior.tv, weight: 0.1}]}\n", "naive", "method naive trains no flow"},
+		{"train: {steps: 2, ambient_diffusion: {p_mean: 0}}\n", "ambient_diffusion", ""},
 	} {
 		got, err := Parse("p.yaml", []byte(p+tc.train+"method: "+tc.method+"\n"))
 		switch {
@@ -91,10 +92,15 @@ func TestMethodOptionsBelongToTheirMethod(t *testing.T) {
 			t.Errorf("%s with %s: %v", tc.train, tc.method, err)
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
 			t.Errorf("%s with %s: error %v, want %q", tc.train, tc.method, err, tc.want)
-		case tc.want == "":
+		case tc.want == "" && tc.method == "sure_score":
 			c := sureConfig(got.Train)
 			if c.Probe != "rademacher" || c.Epsilon != 0.001 || c.DSMWeight != 1 {
 				t.Errorf("train.sure_score read as %+v, want probe rademacher and the defaults", c)
+			}
+		case tc.want == "" && tc.method == "ambient_diffusion":
+			// An explicit 0 stays 0; absent keys take their defaults.
+			if c := ambientConfig(got.Train); c.PMean != 0 || c.PStd != 1.2 || c.Delta != 0.1 || c.SigmaData != 0.5 {
+				t.Errorf("train.ambient_diffusion read as %+v, want p_mean 0 and the defaults", c)
 			}
 		}
 	}

@@ -43,7 +43,7 @@ func TestAmbientNeverReadsHiddenPixels(t *testing.T) {
 	}
 	y, _ := op.Apply(context.Background(), obs, params) // hidden pixels are 0
 	mask := params[operators.MaskKey]
-	obj, err := NewAmbient(y, mask, AmbientConfig{Delta: 0.3, Gamma: 5}, tinyUNet, sched, 5)
+	obj, err := NewAmbient(y, mask, AmbientConfig{Delta: 0.3, SigmaData: 0.5, PMean: -1.2, PStd: 1.2}, tinyUNet, sched, 5)
 	if err != nil {
 		t.Fatal(err)
 	}

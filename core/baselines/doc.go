@@ -21,9 +21,10 @@
 //     plus the denoising score-matching loss on D(u), its weight ramped from 0.
 //
 //   - Ambient (Daras et al. 2023, "Ambient Diffusion: learning clean distributions from
-//     corrupted data"), masked observations y = A x: a network h_theta([A~ x_t, A~], t)
-//     predicting x0 from the further-corrupted A~ = A ⊙ Bernoulli(1-delta), scored only on the
-//     pixels A observes: E w_t ||A (h_theta - u)||² / D.
+//     corrupted data"), masked observations y = A x: a network x0_hat(A~ x_t, A~, t) (EDM's
+//     preconditioning around h_theta([c_in A~ x_t, A~], t), AmbientX0) predicting x0 from the
+//     further-corrupted A~ = A ⊙ Bernoulli(1-delta), scored only on the pixels A observes:
+//     E ||A (x0_hat - u) / c_out||² / D.
 //
 // Amortized restorations (restore.go): SURE-Score's D(y), and Ambient Diffusion's x0 estimate
 // from the observed pixels; the DPS restorations and prior samples come from the sample stage

@@ -34,12 +34,13 @@ func DenoiseSURE(ctx context.Context, be backends.Backend, model *mlctx.Context,
 // RestoreAmbient returns Ambient Diffusion's estimate of the clean images from observations y
 // with observed-pixel masks mask (ObservedMask) and Gaussian noise sigma (intensity units; 0
 // for noiseless masks): the network's x0 at the step t* of the noise level (NoiseLevelStep),
+// given x_t* = sqrt(abar*) u, u = 2y - 1, through the mask A,
 //
-//	x_hat = (h_theta([A ⊙ sqrt(abar*) u, A], t*) + 1)/2,   u = 2y - 1,
+//	x_hat = (x0_hat(A, x_t*, t*) + 1)/2         (AmbientX0)
 //
 // its estimate of E[x0 | A x_t*, A] (Daras et al. 2023: the trained model restores
 // observations with the training corruption in one step), unclipped.
-func RestoreAmbient(ctx context.Context, be backends.Backend, model *mlctx.Context, unet diffusion.UNetConfig,
+func RestoreAmbient(ctx context.Context, be backends.Backend, model *mlctx.Context, unet diffusion.UNetConfig, sigmaData float64,
 	sched *diffusion.Schedule, y, mask *batch.Batch, sigma float64, batchSize int) (*batch.Batch, error) {
 	t, abar, err := NoiseLevelStep(sched, 2*sigma)
 	if err != nil {
@@ -49,9 +50,12 @@ func RestoreAmbient(ctx context.Context, be backends.Backend, model *mlctx.Conte
 		return nil, fmt.Errorf("ambient_diffusion: masks of shape %v for observations of shape %s", shapeOf(mask), y.Shape)
 	}
 	return applyBatched(ctx, be, model, y, mask, batchSize, func(ctx *mlctx.Context, u, m *graph.Node) *graph.Node {
+		g := u.Graph()
 		n := u.Shape().Dimensions[0]
-		tt := graph.BroadcastToDims(graph.Scalar(u.Graph(), u.DType(), t), n)
-		return AmbientX0(ctx, unet, graph.MulScalar(u, math.Sqrt(abar)), m, tt)
+		tt := graph.BroadcastToDims(graph.Scalar(g, u.DType(), t), n)
+		s0, s1 := graph.Scalar(g, u.DType(), math.Sqrt(abar)), graph.Scalar(g, u.DType(), math.Sqrt(1-abar))
+		x0, _ := AmbientX0(ctx, unet, graph.Mul(s0, u), m, tt, s0, s1, sigmaData)
+		return x0
 	})
 }
 

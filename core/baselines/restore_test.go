@@ -18,12 +18,13 @@ import (
 
 // TestBaselinesAtInitialization runs one training step of SURE-Score and of Ambient Diffusion
 // with learning rate 0, so the U-Net keeps its initialization, whose zero-initialized output
-// layer makes eps_theta = 0 and Ambient's x0 network output 0. Then, in closed form:
+// layer makes eps_theta = 0 and Ambient's network output F = 0. Then, in closed form:
 //   - SURE-Score's denoiser is the identity, D(u) = u, so with a Rademacher probe the step's
 //     SURE is exactly sigma² (fit 0, divergence n): sure_mse = sigma² in intensity units
 //     (tolerance 1e-4: float32 finite differences at eps 1e-3), and the DSM weight starts at 0;
 //     DenoiseSURE returns the observations (tolerance 1e-6);
-//   - RestoreAmbient returns (0 + 1)/2 = 0.5 at every pixel (tolerance 1e-6).
+//   - RestoreAmbient returns EDM's skip alone, (c_skip u + 1)/2 with c_skip = sigma_d²/(sigma² +
+//     sigma_d²) on the pixels the mask shows and (0 + 1)/2 on those it hides (tolerance 1e-6).
 //
 // Both restorations read the weights back with train.LoadPrior (the EMA copy) and run 5
 // observations in batches of 2, so the padded last batch is covered.
@@ -70,7 +71,7 @@ func TestBaselinesAtInitialization(t *testing.T) {
 	for i := range mask.Data {
 		mask.Data[i] = float32(i % 2)
 	}
-	amb, err := NewAmbient(y, mask, AmbientConfig{Delta: 0.1, Gamma: 5}, tinyUNet, sched, 1)
+	amb, err := NewAmbient(y, mask, AmbientConfig{Delta: 0.1, SigmaData: 0.5, PMean: -1.2, PStd: 1.2}, tinyUNet, sched, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,13 +87,18 @@ func TestBaselinesAtInitialization(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := RestoreAmbient(ctx, b, model, tinyUNet, sched, y, mask, sigma, 2)
+	x, err := RestoreAmbient(ctx, b, model, tinyUNet, 0.5, sched, y, mask, sigma, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cSkip := 0.25 / (0.25 + 4*sigma*sigma) // sigma_d² / (sigma² + sigma_d²), sigma = 2 x 0.2 in model units
 	for i, v := range x.Data {
-		if math.Abs(float64(v)-0.5) > 1e-6 {
-			t.Fatalf("ambient restoration at pixel %d = %v, want 0.5", i, v)
+		want := 0.5 // a hidden pixel: 0 in model units
+		if mask.Data[i] == 1 {
+			want = (cSkip*(2*float64(y.Data[i])-1) + 1) / 2
+		}
+		if math.Abs(float64(v)-want) > 1e-6 {
+			t.Fatalf("ambient restoration at pixel %d (mask %v) = %v, want %v", i, mask.Data[i], v, want)
 		}
 	}
 }
