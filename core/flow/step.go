@@ -155,7 +155,7 @@ func coupling(ctx *context.Context, cfg Config, h, condIn *graph.Node, inverse b
 	}
 	r = relu(r)
 	r = relu(nn.Conv2D(ctx.In("mid"), r, cfg.Hidden, 1, 1, true))
-	r = nn.ConvNarrow(ctx.In("out").WithInitializer(initializers.Zero), r, 2*cb)
+	r = nn.Conv2D(ctx.In("out").WithInitializer(initializers.Zero), r, 2*cb, 3, 1, true)
 	s := graph.MulScalar(graph.Tanh(graph.MulScalar(channels(r, 0, cb), 1/cfg.Clamp)), cfg.Clamp)
 	t := channels(r, cb, 2*cb)
 	var yb, logDet *graph.Node

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"weak"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors/images"
@@ -24,85 +25,69 @@ const ConvScope = "conv"
 //	weights [k, k, inChannels, outChannels]  context initializer (GoMLX default: He normal)
 //	biases  [outChannels]                    zeros (only when bias is true)
 //
-// See Convolve2D for how it is computed on each backend.
+// See ConvolveBias2D for how it is computed on each backend.
 func Conv2D(ctx *context.Context, x *graph.Node, outChannels, kernelSize, stride int, bias bool) *graph.Node {
 	checkNHWC("Conv2D", x)
 	ctx = ctx.In(ConvScope)
 	g := x.Graph()
 	c := x.Shape().Dimensions[3]
 	kernel := ctx.VariableWithShape("weights", shapeOf(x, kernelSize, kernelSize, c, outChannels)).ValueGraph(g)
-	y := Convolve2D(x, kernel, stride)
+	var b *graph.Node
 	if bias {
-		b := ctx.WithInitializer(initializers.Zero).VariableWithShape("biases", shapeOf(x, outChannels)).ValueGraph(g)
-		y = graph.Add(y, graph.ExpandLeftToRank(b, 4))
+		b = ctx.WithInitializer(initializers.Zero).VariableWithShape("biases", shapeOf(x, outChannels)).ValueGraph(g)
 	}
-	return y
-}
-
-// ConvNarrow is a 3x3 "same" convolution with bias, the same map and the same variables as
-// Conv2D(ctx, x, outChannels, 3, 1, true) (weights [3, 3, in, out] under ctx.In(ConvScope),
-// context initializer; biases zeros), computed for few output channels.
-//
-// Conv2D's im2col on the portable backend copies nine shifted windows of the in-channel input,
-// and its backward scatters nine in-channel adjoints; when out < in (for example the last layer
-// of a flow's coupling network: hidden -> 2·⌈C/2⌉ channels) it is cheaper to multiply first and
-// shift after:
-//
-//	P = x·K̃,  K̃ [in, 9·out] the kernel with taps moved next to the output channels,
-//	y[i, j, o] = b[o] + Σ_{dy,dx} P₀[i+dy, j+dx, (3·dy+dx)·out + o],  P₀ = P zero-padded by 1,
-//
-// one matmul and nine out-channel windows (measured on the portable backend, 16x14x14, 32 -> 4
-// channels: forward+backward 20 ms against 53 ms for im2col; BenchmarkConvNarrow). Other
-// backends and out >= in use Convolve2D.
-func ConvNarrow(ctx *context.Context, x *graph.Node, outChannels int) *graph.Node {
-	checkNHWC("ConvNarrow", x)
-	ctx = ctx.In(ConvScope)
-	g := x.Graph()
-	d := x.Shape().Dimensions
-	n, h, w, in := d[0], d[1], d[2], d[3]
-	kernel := ctx.VariableWithShape("weights", shapeOf(x, 3, 3, in, outChannels)).ValueGraph(g)
-	bias := ctx.WithInitializer(initializers.Zero).VariableWithShape("biases", shapeOf(x, outChannels)).ValueGraph(g)
-	var y *graph.Node
-	if !PortableOps(g) || outChannels >= in {
-		y = Convolve2D(x, kernel, 1)
-	} else {
-		k := graph.Reshape(graph.TransposeAllAxes(kernel, 2, 0, 1, 3), in, 9*outChannels)
-		p := PadAxis(PadAxis(MatMul(x, k), 1, 1, 1), 2, 1, 1)
-		for dy := range 3 {
-			for dx := range 3 {
-				tap := 3*dy + dx
-				win := Slice(p, []int{0, dy, dx, tap * outChannels}, []int{n, dy + h, dx + w, (tap + 1) * outChannels}, nil)
-				if y == nil {
-					y = win
-				} else {
-					y = graph.Add(y, win)
-				}
-			}
-		}
-	}
-	return graph.Add(y, graph.ExpandLeftToRank(bias, 4))
+	return ConvolveBias2D(x, kernel, b, stride)
 }
 
 // Convolve2D convolves x [N, H, W, C] with kernel [k, k, C, O] (k odd) at stride s with zero
-// padding (k-1)/2, as documented in Conv2D, without bias.
+// padding (k-1)/2, as documented in Conv2D, without bias: ConvolveBias2D(x, kernel, nil, s).
+func Convolve2D(x, kernel *graph.Node, stride int) *graph.Node {
+	return ConvolveBias2D(x, kernel, nil, stride)
+}
+
+// ConvolveBias2D is Convolve2D plus the bias [O] (nil for none) added to every output pixel.
 //
 // On the portable backend (PortableOps) it is im2col: zero padding by Concatenate, the k·k
 // shifted (strided) windows by Slice, their concatenation along channels into
-// [N, Ho, Wo, k·k·C] (order dy, dx, c: the kernel's row-major order) and one MatMul with the
-// kernel reshaped to [k·k·C, O]. Its gradient is two matmuls plus copies, so it trains at close
-// to the matmul rate; it holds a k·k times larger activation. On other backends it is
-// graph.Convolve, the native op, with the same padding and stride.
-func Convolve2D(x, kernel *graph.Node, stride int) *graph.Node {
+// [N, Ho, Wo, k·k·C (+1)] (order dy, dx, c: the kernel's row-major order; the last channel is
+// ones when there is a bias) and one MatMul with the kernel reshaped to [k·k·C, O] (with the
+// bias as its last row). So the bias costs one more contraction term, not a broadcast add
+// (SimpleGo broadcasts element by element through an index iterator, 10-20x slower than a
+// copy), and its gradient is part of the kernel's product instead of a reduction.
+//
+// At stride 1 the centre window is x itself, and, when it is the cheaper way (planConv), the
+// gradient in x is computed as the transposed convolution of the output's adjoint v,
+//
+//	dx = conv(v, K'),  K'[dy, dx, o, c] = K[k-1-dy, k-1-dx, c, o]   (same padding, stride 1)
+//
+// another im2col product, instead of scattering the adjoint of each of the k·k windows back
+// (two zero-padding copies and an add per window): see convRule. Wide-to-narrow convolutions
+// multiply first and add shifted windows of the product (convolveShiftSum). Strided
+// convolutions scatter. On other backends it is graph.Convolve, the native op, with the same
+// padding and stride.
+func ConvolveBias2D(x, kernel, bias *graph.Node, stride int) *graph.Node {
 	checkNHWC("Convolve2D", x)
 	kd := kernel.Shape().Dimensions
 	if kernel.Rank() != 4 || kd[0] != kd[1] || kd[0]%2 == 0 || kd[2] != x.Shape().Dimensions[3] || stride < 1 {
 		panic(fmt.Sprintf("nn.Convolve2D: need an odd square kernel [k, k, %d, O] and stride >= 1, got kernel %s, stride %d",
 			x.Shape().Dimensions[3], kernel.Shape(), stride))
 	}
-	if PortableOps(x.Graph()) {
-		return convolveIm2Col(x, kernel, stride)
+	if bias != nil && (bias.Rank() != 1 || bias.Shape().Dimensions[0] != kd[3]) {
+		panic(fmt.Sprintf("nn.Convolve2D: bias must be [%d], got %s", kd[3], bias.Shape()))
 	}
-	return convolveNative(x, kernel, stride)
+	if PortableOps(x.Graph()) {
+		switch plan := planConv(kd[0], kd[2], kd[3], stride); plan {
+		case shiftSum:
+			return convolveShiftSum(x, kernel, bias)
+		default:
+			return convolveIm2Col(x, kernel, bias, stride, plan == im2colTransposed)
+		}
+	}
+	y := convolveNative(x, kernel, stride)
+	if bias != nil {
+		y = graph.Add(y, graph.ExpandLeftToRank(bias, 4))
+	}
+	return y
 }
 
 // convolveNative is Convolve2D with graph.Convolve.
@@ -112,28 +97,56 @@ func convolveNative(x, kernel *graph.Node, stride int) *graph.Node {
 		Strides(stride).PaddingPerDim([][2]int{{p, p}, {p, p}}).Done()
 }
 
-// convolveIm2Col is Convolve2D as im2col + MatMul (see Convolve2D).
-func convolveIm2Col(x, kernel *graph.Node, stride int) *graph.Node {
+// convolveIm2Col is ConvolveBias2D as im2col + MatMul (see ConvolveBias2D); at stride 1 with
+// transposed set, the gradient in x is the transposed convolution (see convRule).
+func convolveIm2Col(x, kernel, bias *graph.Node, stride int, transposed bool) *graph.Node {
 	d := x.Shape().Dimensions
 	n, h, w, c := d[0], d[1], d[2], d[3]
 	k, o := kernel.Shape().Dimensions[0], kernel.Shape().Dimensions[3]
 	p := (k - 1) / 2
 	ho, wo := (h-1)/stride+1, (w-1)/stride+1
-	xp := PadAxis(PadAxis(x, 1, p, p), 2, p, p)
-	cols := xp
-	if k > 1 || stride > 1 {
-		windows := make([]*graph.Node, 0, k*k)
-		for dy := range k {
-			for dx := range k {
-				windows = append(windows, Slice(xp,
-					[]int{0, dy, dx, 0},
-					[]int{n, dy + (ho-1)*stride + 1, dx + (wo-1)*stride + 1, c},
-					[]int{1, stride, stride, 1}))
-			}
-		}
-		cols = graph.Concatenate(windows, 3)
+	kmat := graph.Reshape(kernel, k*k*c, o)
+	if bias != nil {
+		kmat = graph.Concatenate([]*graph.Node{kmat, graph.Reshape(bias, 1, o)}, 0)
 	}
-	return MatMul(cols, graph.Reshape(kernel, k*k*c, o))
+	if k == 1 && stride == 1 {
+		if bias == nil {
+			return MatMul(x, kmat)
+		}
+		return MatMul(graph.Concatenate([]*graph.Node{x, onesChannel(x, n, h, w)}, 3), kmat)
+	}
+	xp := PadAxis(PadAxis(x, 1, p, p), 2, p, p)
+	parts := make([]*graph.Node, 0, k*k+1)
+	for dy := range k {
+		for dx := range k {
+			if stride == 1 && dy == p && dx == p {
+				parts = append(parts, x) // the centre window
+				continue
+			}
+			parts = append(parts, Slice(xp,
+				[]int{0, dy, dx, 0},
+				[]int{n, dy + (ho-1)*stride + 1, dx + (wo-1)*stride + 1, c},
+				[]int{1, stride, stride, 1}))
+		}
+	}
+	if bias != nil {
+		parts = append(parts, onesChannel(x, n, ho, wo))
+	}
+	cols := graph.Concatenate(parts, 3)
+	y := MatMul(cols, kmat)
+	if transposed && stride == 1 && cols.Type() == graph.NodeTypeConcatenate && y.Type() == graph.NodeTypeDotGeneral {
+		im := &im2colParams{kernel: weak.Make(kernel), center: p*k + p}
+		record(cols, im)
+		dp, _ := lookup[dotParams](y)
+		dp.im2col = im
+		rerecord(y, dp)
+	}
+	return y
+}
+
+// onesChannel is a [n, h, w, 1] tensor of ones in x's dtype.
+func onesChannel(x *graph.Node, n, h, w int) *graph.Node {
+	return graph.Ones(x.Graph(), shapeOf(x, n, h, w, 1))
 }
 
 // AvgPool2 averages x [N, H, W, C] over non-overlapping 2x2 windows, giving [N, H/2, W/2, C]

@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/flowdiff/flowdiff-go/internal/gomlxtest"
@@ -54,6 +55,10 @@ var convCases = []struct {
 	{1, 6, 5, 2, 5, 2, 1},
 	{2, 7, 6, 3, 3, 2, 2}, // odd height: last row of windows reads the padding
 	{1, 6, 6, 2, 1, 3, 2},
+	{2, 5, 4, 4, 3, 4, 1}, // equal widths: gradient by transposed convolution
+	{1, 4, 5, 6, 3, 3, 1}, // wider to narrower
+	{2, 5, 6, 9, 3, 2, 1}, // wide to narrow: shift-sum
+	{1, 6, 5, 8, 5, 1, 1},
 }
 
 // TestConvolve2DValues checks the im2col path and the native graph.Convolve path (run here in
@@ -68,7 +73,13 @@ func TestConvolve2DValues(t *testing.T) {
 				k := gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.k, tc.k, tc.c, tc.o)
 				want, ho, wo := refConv2D(gomlxtest.Flat64(x), tc.n, tc.h, tc.w, tc.c, gomlxtest.Flat64(k), tc.k, tc.o, tc.s, nil)
 				for name, conv := range map[string]func(x, k *graph.Node, s int) *graph.Node{
-					"im2col": convolveIm2Col, "native": convolveNative, "Convolve2D": Convolve2D,
+					"im2col": func(x, k *graph.Node, s int) *graph.Node { return convolveIm2Col(x, k, nil, s, false) },
+					"shift-sum": func(x, k *graph.Node, s int) *graph.Node {
+						if s != 1 {
+							return Convolve2D(x, k, s)
+						}
+						return convolveShiftSum(x, k, nil)
+					}, "native": convolveNative, "Convolve2D": Convolve2D,
 				} {
 					got := graph.MustExecOnce(b, func(x, k *graph.Node) *graph.Node { return conv(x, k, tc.s) }, x, k)
 					if d := got.Shape().Dimensions; d[1] != ho || d[2] != wo || d[3] != tc.o {
@@ -185,39 +196,58 @@ func TestDownUpsampleShapes(t *testing.T) {
 	})
 }
 
-// TestConvNarrow checks ConvNarrow against Conv2D(ctx, x, out, 3, 1, true) with the same
-// variables (float64, weights and bias set to seeded uniform values), values within 1e-12, and
-// the gradients of Σ y⊙R with respect to x and the variables within 1e-12 too (the same sums in
-// other orders), for out < in (the shifted-matmul path on the portable backend) and out >= in
-// (Convolve2D).
-func TestConvNarrow(t *testing.T) {
+// plainConv is the im2col convolution as this package built it before the transposed-
+// convolution gradient: every window a Slice (including the centre), the bias added by
+// broadcast, so the gradient of x is the scatter of every window's adjoint (GoMLX's
+// Concatenate rule and this package's Slice rule). It is the reference of
+// TestConvGradientMatchesScatter.
+func plainConv(x, kernel, bias *graph.Node, stride int) *graph.Node {
+	d := x.Shape().Dimensions
+	n, h, w, c := d[0], d[1], d[2], d[3]
+	k, o := kernel.Shape().Dimensions[0], kernel.Shape().Dimensions[3]
+	p := (k - 1) / 2
+	ho, wo := (h-1)/stride+1, (w-1)/stride+1
+	xp := PadAxis(PadAxis(x, 1, p, p), 2, p, p)
+	var windows []*graph.Node
+	for dy := range k {
+		for dx := range k {
+			windows = append(windows, Slice(xp, []int{0, dy, dx, 0},
+				[]int{n, dy + (ho-1)*stride + 1, dx + (wo-1)*stride + 1, c}, []int{1, stride, stride, 1}))
+		}
+	}
+	y := MatMul(graph.Concatenate(windows, 3), graph.Reshape(kernel, k*k*c, o))
+	return graph.Add(y, graph.ExpandLeftToRank(bias, 4))
+}
+
+// TestConvGradientMatchesScatter compares the gradients of ConvolveBias2D (transposed
+// convolution for x, bias folded into the product) with those of plainConv, in x, the kernel
+// and the bias, for every case of convCases, in float64; tolerance 1e-12 absolute and relative
+// (the same sums in another order). Finite differences check the layer in TestConv2DLayer.
+func TestConvGradientMatchesScatter(t *testing.T) {
+	plans := map[convPlan]int{}
+	for _, tc := range convCases {
+		plans[planConv(tc.k, tc.c, tc.o, tc.s)]++
+	}
+	if plans[im2colScatter] == 0 || plans[im2colTransposed] == 0 || plans[shiftSum] == 0 {
+		t.Fatalf("convCases must exercise every formulation (im2col with scattered or transposed gradient, shift-sum), got %v", plans)
+	}
 	gomlxtest.ForEachBackend(t, testGoConfig, func(t *testing.T, b backends.Backend) {
-		for i, tc := range []struct{ n, h, w, in, out int }{{2, 5, 6, 8, 3}, {1, 4, 4, 3, 5}, {2, 1, 1, 6, 2}} {
+		for i, tc := range convCases {
 			t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
-				rng := rand.New(rand.NewPCG(uint64(tc.in), uint64(tc.out)))
-				x := gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.n, tc.h, tc.w, tc.in)
-				r := gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.n, tc.h, tc.w, tc.out)
-				ctx := context.New()
-				build := func(conv func(*context.Context, *graph.Node) *graph.Node) *context.Exec {
-					return context.MustNewExec(b, ctx, func(ctx *context.Context, x, r *graph.Node) []*graph.Node {
-						ctx = ctx.In("layer").Checked(false)
-						y := conv(ctx, x)
-						loss := graph.ReduceAllSum(graph.Mul(y, r))
-						wv := ctx.In(ConvScope).GetVariable("weights").ValueGraph(x.Graph())
-						bv := ctx.In(ConvScope).GetVariable("biases").ValueGraph(x.Graph())
-						return append([]*graph.Node{y}, graph.Gradient(loss, x, wv, bv)...)
-					})
+				rng := rand.New(rand.NewPCG(uint64(i), 14))
+				x := gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.n, tc.h, tc.w, tc.c)
+				k := gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.k, tc.k, tc.c, tc.o)
+				bias := gomlxtest.RandTensor(rng, dtypes.Float64, 1, tc.o)
+				grads := func(conv func(x, k, b *graph.Node, s int) *graph.Node) []*tensors.Tensor {
+					return graph.MustNewExec(b, func(x, k, bias *graph.Node) []*graph.Node {
+						y := conv(x, k, bias, tc.s)
+						r := graph.Sin(graph.IotaFull(x.Graph(), y.Shape()))
+						return graph.Gradient(graph.ReduceAllSum(graph.Mul(graph.Square(y), r)), x, k, bias)
+					}).MustExec(x, k, bias)
 				}
-				ours := build(func(ctx *context.Context, x *graph.Node) *graph.Node { return ConvNarrow(ctx, x, tc.out) })
-				ref := build(func(ctx *context.Context, x *graph.Node) *graph.Node { return Conv2D(ctx, x, tc.out, 3, 1, true) })
-				ours.MustExec(x, r) // creates the variables
-				if vs := gomlxtest.TrainableVars(ctx); len(vs) != 2 {
-					t.Fatalf("want 2 variables (weights, biases), got %d", len(vs))
-				}
-				gomlxtest.RandomizeVars(ctx, uint64(i)) // moves the zero bias too
-				got, want := ours.MustExec(x, r), ref.MustExec(x, r)
-				for k, what := range []string{"y", "dx", "dweights", "dbiases"} {
-					gomlxtest.AssertClose(t, what+" against Conv2D", gomlxtest.Flat64(got[k]), gomlxtest.Flat64(want[k]), 1e-12, 0)
+				got, want := grads(ConvolveBias2D), grads(plainConv)
+				for j, what := range []string{"x", "kernel", "bias"} {
+					gomlxtest.AssertClose(t, "d"+what, gomlxtest.Flat64(got[j]), gomlxtest.Flat64(want[j]), 1e-12, 1e-12)
 				}
 			})
 		}

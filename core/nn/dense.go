@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/ml/context"
@@ -18,6 +19,8 @@ const DenseScope = "dense"
 //	biases  [outDim]         zeros (only when bias is true)
 //
 // both with x's dtype. The product is this package's MatMul, so its gradient is two matmuls.
+// On the portable backend the bias is folded into the product, y = [x, 1]·[W; b] (see
+// ConvolveBias2D for why); elsewhere it is added.
 func Dense(ctx *context.Context, x *graph.Node, outDim int, bias bool) *graph.Node {
 	if x.Rank() < 1 || outDim < 1 {
 		panic(fmt.Sprintf("nn.Dense: need x of rank >= 1 and outDim >= 1, got x %s, outDim %d", x.Shape(), outDim))
@@ -26,10 +29,16 @@ func Dense(ctx *context.Context, x *graph.Node, outDim int, bias bool) *graph.No
 	g := x.Graph()
 	inDim := x.Shape().Dimensions[x.Rank()-1]
 	w := ctx.VariableWithShape("weights", shapeOf(x, inDim, outDim)).ValueGraph(g)
-	y := MatMul(x, w)
-	if bias {
-		b := ctx.WithInitializer(initializers.Zero).VariableWithShape("biases", shapeOf(x, outDim)).ValueGraph(g)
-		y = graph.Add(y, graph.ExpandLeftToRank(b, y.Rank()))
+	if !bias {
+		return MatMul(x, w)
 	}
-	return y
+	b := ctx.WithInitializer(initializers.Zero).VariableWithShape("biases", shapeOf(x, outDim)).ValueGraph(g)
+	if PortableOps(g) {
+		onesDims := slices.Clone(x.Shape().Dimensions)
+		onesDims[x.Rank()-1] = 1
+		xo := graph.Concatenate([]*graph.Node{x, graph.Ones(g, shapeOf(x, onesDims...))}, -1)
+		return MatMul(xo, graph.Concatenate([]*graph.Node{w, graph.Reshape(b, 1, outDim)}, 0))
+	}
+	y := MatMul(x, w)
+	return graph.Add(y, graph.ExpandLeftToRank(b, y.Rank()))
 }

@@ -24,9 +24,11 @@
 //   - writes convolutions on the "go" backend as im2col: zero padding by Concatenate, k·k
 //     shifted (optionally strided) windows by Slice, channel concatenation and one matmul, which
 //     runs forward and backward at close to the matmul rate. On other backends (xla) it uses
-//     graph.Convolve, the native op (see PortableOps). A 3x3 convolution to fewer channels
-//     than it reads (ConvNarrow) multiplies first and shifts the products after, nine
-//     out-channel windows instead of nine in-channel ones.
+//     graph.Convolve, the native op (see PortableOps). The formulation is planned per shape
+//     (planConv): the bias is one more contraction term; at stride 1 the gradient in x is a
+//     transposed convolution where that is cheaper than scattering k·k windows; a convolution
+//     to fewer channels than it reads multiplies first and shifts the products after
+//     (conv_shift.go), nine out-channel windows instead of nine in-channel ones.
 //
 // Create the pure-Go backend with PortableBackendConfig ("go:ops_sequential"): with GoMLX's
 // default op scheduling, SimpleGo v0.26.0 deadlocks on graphs with several concurrently ready

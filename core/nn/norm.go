@@ -45,8 +45,18 @@ func NormGroups(channels int) int {
 //	y = (x - μ_{n,g}) / sqrt(σ²_{n,g} + GroupNormEpsilon) · γ_c + β_c
 //
 // with μ and σ² the mean and biased variance over the group. Variables, under
-// ctx.In(GroupNormScope): scale γ [channels] (ones) and offset β [channels] (zeros). It uses only
-// Reshape, ReduceSum, elementwise ops and Rsqrt (whose gradient this package registers).
+// ctx.In(GroupNormScope): scale γ [channels] (ones) and offset β [channels] (zeros).
+//
+// It is computed as one per-sample, per-channel affine map y = x·a_{n,c} + b_{n,c}, with
+// a = γ_c/sqrt(σ² + ε) and b = β_c - μ·a, and σ² = E[x²] - μ² (clamped at 0) from the two
+// sums Σx and Σx² over each group: the full-size work is two reductions, a square, and one
+// multiply and one add against a and b broadcast explicitly. SimpleGo broadcasts operands of a
+// binary op with an index iterator per element and per operand, so this takes half the passes
+// of the textbook form (centre, scale, then γ and β), each of them a broadcast. The variance
+// from the two sums loses float32 precision when |μ| is much larger than σ (relative error about
+// 1e-7·μ²/σ²), which the activations of a network in training do not reach. It uses only
+// Reshape, ReduceSum, BroadcastInDim, elementwise ops and Rsqrt (whose gradient this package
+// registers).
 func GroupNorm(ctx *context.Context, x *graph.Node, groups int) *graph.Node {
 	d := x.Shape().Dimensions
 	if x.Rank() < 2 || groups < 1 || d[x.Rank()-1]%groups != 0 {
@@ -56,16 +66,23 @@ func GroupNorm(ctx *context.Context, x *graph.Node, groups int) *graph.Node {
 	ctx = ctx.In(GroupNormScope)
 	g := x.Graph()
 	n, c := d[0], d[x.Rank()-1]
+	cg := c / groups
 	spatial := x.Shape().Size() / (n * c)
-	xr := graph.Reshape(x, n, spatial, groups, c/groups)
-	mean := graph.ReduceAndKeep(xr, graph.ReduceMean, 1, 3)
-	xc := graph.Sub(xr, mean)
-	variance := graph.ReduceAndKeep(graph.Square(xc), graph.ReduceMean, 1, 3)
-	y := graph.Mul(xc, graph.Rsqrt(graph.AddScalar(variance, GroupNormEpsilon)))
-	y = graph.Reshape(y, d...)
+	count := float64(spatial * cg)
+	xr := graph.Reshape(x, n, spatial, groups, cg)
+	mean := graph.DivScalar(graph.ReduceSum(xr, 1, 3), count)                 // [n, groups]
+	meanSq := graph.DivScalar(graph.ReduceSum(graph.Square(xr), 1, 3), count) // [n, groups]
+	variance := graph.Max(graph.Sub(meanSq, graph.Square(mean)), graph.ZerosLike(mean))
+	rstd := graph.Reshape(graph.Rsqrt(graph.AddScalar(variance, GroupNormEpsilon)), n, groups, 1)
 	scale := ctx.WithInitializer(initializers.One).VariableWithShape("scale", shapeOf(x, c)).ValueGraph(g)
 	offset := ctx.WithInitializer(initializers.Zero).VariableWithShape("offset", shapeOf(x, c)).ValueGraph(g)
-	return graph.Add(graph.Mul(y, graph.ExpandLeftToRank(scale, x.Rank())), graph.ExpandLeftToRank(offset, x.Rank()))
+	a := graph.Mul(rstd, graph.Reshape(scale, 1, groups, cg))                                             // [n, groups, cg]
+	b := graph.Sub(graph.Reshape(offset, 1, groups, cg), graph.Mul(graph.Reshape(mean, n, groups, 1), a)) // [n, groups, cg]
+	full := func(v *graph.Node) *graph.Node {
+		return graph.BroadcastToDims(graph.Reshape(v, n, 1, groups, cg), n, spatial, groups, cg)
+	}
+	y := graph.Add(graph.Mul(xr, full(a)), full(b))
+	return graph.Reshape(y, d...)
 }
 
 // ActNorm is the per-channel affine layer of Glow (Kingma & Dhariwal 2018) on x shaped

@@ -19,7 +19,7 @@ var (
 
 	// orig holds GoMLX's rules as they were before Install replaced them.
 	orig struct {
-		dotGeneral, dot, slice graph.VJP
+		dotGeneral, dot, slice, concatenate graph.VJP
 	}
 )
 
@@ -35,9 +35,11 @@ func Install() {
 		orig.dotGeneral = reg[graph.NodeTypeDotGeneral]
 		orig.dot = reg[graph.NodeTypeDot]
 		orig.slice = reg[graph.NodeTypeSlice]
+		orig.concatenate = reg[graph.NodeTypeConcatenate]
 		reg[graph.NodeTypeDotGeneral] = dotGeneralRule
 		reg[graph.NodeTypeDot] = dotRule
 		reg[graph.NodeTypeSlice] = sliceRule
+		reg[graph.NodeTypeConcatenate] = concatenateRule
 		// Rules GoMLX v0.26.0 lacks; kept only if a later GoMLX does not define its own.
 		if _, ok := reg[graph.NodeTypeRsqrt]; !ok {
 			reg[graph.NodeTypeRsqrt] = rsqrtRule
@@ -49,8 +51,22 @@ func Install() {
 }
 
 // dotParams are the axes of a DotGeneral node (already normalized to non-negative values).
+// im2col is set when the node is the product of a stride-1 convolution (convolveIm2Col) whose
+// lhs is the recorded im2col concatenation.
 type dotParams struct {
 	lhsContract, lhsBatch, rhsContract, rhsBatch []int
+	im2col                                       *im2colParams
+}
+
+// im2colParams mark the Concatenate node of a stride-1 im2col (convolveIm2Col): kernel is the
+// convolution's [k, k, C, O] kernel and center the index of the input that is x itself. During
+// the backward pass the product's rule leaves the output's adjoint in dy for the
+// concatenation's rule (see convRule). The nodes are held weakly: a strong reference from the
+// table would keep the whole graph, and with it the table's key, alive.
+type im2colParams struct {
+	kernel weak.Pointer[graph.Node]
+	center int
+	dy     weak.Pointer[graph.Node]
 }
 
 // sliceParams are the per-axis starts, limits and strides of a Slice node.
@@ -79,6 +95,13 @@ func record(node *graph.Node, params any) {
 	}, key)
 }
 
+// rerecord replaces the parameters recorded for node (which record registered).
+func rerecord(node *graph.Node, params any) {
+	nodeTable.Lock()
+	nodeTable.m[weak.Make(node)] = params
+	nodeTable.Unlock()
+}
+
 // lookup returns the parameters recorded for node, if they have type T.
 func lookup[T any](node *graph.Node) (T, bool) {
 	nodeTable.Lock()
@@ -103,8 +126,62 @@ func dotGeneralRule(node *graph.Node, v []*graph.Node, outputShape shapes.Shape)
 		return orig.dotGeneral(node, v, outputShape)
 	}
 	in := node.Inputs()
+	if p.im2col != nil {
+		return convRule(in[0], in[1], p, v[0])
+	}
 	dl, dr := dotGeneralGrads(in[0], in[1], p, v[0])
 	return []*graph.Node{dl, dr}
+}
+
+// convRule is the VJP of the product y = cols·kmat of a stride-1 im2col convolution. The
+// kernel matrix gets the usual colsᵀ·v. The adjoint of cols is not formed: v is handed to the
+// concatenation's rule (concatenateRule) through the im2col record, which returns the adjoint
+// of x directly as the transposed convolution of v (see ConvolveBias2D), so the k·k windows
+// need no scatter. The returned placeholder for cols (zeros) is not used by that rule, so no
+// backend computes it.
+func convRule(cols, kmat *graph.Node, p dotParams, v *graph.Node) []*graph.Node {
+	p.im2col.dy = weak.Make(v)
+	return []*graph.Node{graph.ZerosLike(cols), dotGeneralRhsGrad(cols, kmat, p, v)}
+}
+
+// concatenateRule is the VJP of a Concatenate node: for an im2col concatenation whose product
+// left the output's adjoint (convRule), the adjoint of x, the centre input, is
+//
+//	dx = conv(v, K'),  K'[dy, dx, o, c] = K[k-1-dy, k-1-dx, c, o]
+//
+// (stride 1, same padding), and the other inputs (windows of the padded x, the ones channel)
+// get none. Every other Concatenate node gets GoMLX's rule.
+func concatenateRule(node *graph.Node, v []*graph.Node, outputShape shapes.Shape) []*graph.Node {
+	p, ok := lookup[*im2colParams](node)
+	if !ok {
+		return orig.concatenate(node, v, outputShape)
+	}
+	dy, kernel := p.dy.Value(), p.kernel.Value()
+	if dy == nil || kernel == nil {
+		return orig.concatenate(node, v, outputShape)
+	}
+	out := make([]*graph.Node, len(node.Inputs()))
+	out[p.center] = Convolve2D(dy, flipTransposeKernel(kernel), 1)
+	return out
+}
+
+// flipTransposeKernel returns K'[dy, dx, o, c] = K[k-1-dy, k-1-dx, c, o] for K [k, k, C, O]:
+// the kernel of the transposed stride-1 convolution. Reversing the k·k taps of the row-major
+// (dy, dx) order flips both axes at once.
+func flipTransposeKernel(kernel *graph.Node) *graph.Node {
+	d := kernel.Shape().Dimensions
+	k, c, o := d[0], d[2], d[3]
+	taps := graph.Reshape(kernel, k*k, c, o)
+	rev := make([]*graph.Node, k*k)
+	for i := range rev {
+		t := k*k - 1 - i
+		rev[i] = Slice(taps, []int{t, 0, 0}, []int{t + 1, c, o}, nil)
+	}
+	flipped := taps
+	if k > 1 {
+		flipped = graph.Concatenate(rev, 0)
+	}
+	return graph.Reshape(graph.TransposeAllAxes(flipped, 0, 2, 1), k, k, o, c)
 }
 
 // dotRule is the VJP of a Dot node (graph.Dot): its axes follow from the operands' ranks.
@@ -163,14 +240,18 @@ func transposeIfNeeded(x *graph.Node, perm []int) *graph.Node {
 // each followed by a transpose back to the operand's layout when that is not the identity. Both
 // products are built with this package's DotGeneral, so higher-order gradients stay fast.
 func dotGeneralGrads(lhs, rhs *graph.Node, p dotParams, v *graph.Node) (dLhs, dRhs *graph.Node) {
+	return dotGeneralLhsGrad(lhs, rhs, p, v), dotGeneralRhsGrad(lhs, rhs, p, v)
+}
+
+// dotGeneralLhsGrad is the dLhs of dotGeneralGrads.
+func dotGeneralLhsGrad(lhs, rhs *graph.Node, p dotParams, v *graph.Node) *graph.Node {
 	lhsCross := crossAxes(lhs.Rank(), p.lhsContract, p.lhsBatch)
 	rhsCross := crossAxes(rhs.Rank(), p.rhsContract, p.rhsBatch)
-	nb, nlx, nrx := len(p.lhsBatch), len(lhsCross), len(rhsCross)
+	nb, nlx := len(p.lhsBatch), len(lhsCross)
 	vBatch := seq(0, nb)
-	vLhsCross := seq(nb, nlx)
-	vRhsCross := seq(nb+nlx, nrx)
+	vRhsCross := seq(nb+nlx, len(rhsCross))
 
-	// dLhs: result layout [batch..., lhsCross..., rhs contracting axes in increasing order].
+	// Result layout [batch..., lhsCross..., rhs contracting axes in increasing order].
 	res := DotGeneral(v, vRhsCross, vBatch, rhs, rhsCross, p.rhsBatch)
 	sortedRc := slices.Sorted(slices.Values(p.rhsContract))
 	perm := make([]int, lhs.Rank())
@@ -183,13 +264,22 @@ func dotGeneralGrads(lhs, rhs *graph.Node, p dotParams, v *graph.Node) (dLhs, dR
 	for i, a := range p.lhsContract {
 		perm[a] = nb + nlx + slices.Index(sortedRc, p.rhsContract[i])
 	}
-	dLhs = transposeIfNeeded(res, perm)
+	return transposeIfNeeded(res, perm)
+}
 
-	// dRhs: result layout [batch..., lhs contracting axes in increasing order, rhsCross...].
-	res = DotGeneral(lhs, lhsCross, p.lhsBatch, v, vLhsCross, vBatch)
+// dotGeneralRhsGrad is the dRhs of dotGeneralGrads.
+func dotGeneralRhsGrad(lhs, rhs *graph.Node, p dotParams, v *graph.Node) *graph.Node {
+	lhsCross := crossAxes(lhs.Rank(), p.lhsContract, p.lhsBatch)
+	rhsCross := crossAxes(rhs.Rank(), p.rhsContract, p.rhsBatch)
+	nb := len(p.lhsBatch)
+	vBatch := seq(0, nb)
+	vLhsCross := seq(nb, len(lhsCross))
+
+	// Result layout [batch..., lhs contracting axes in increasing order, rhsCross...].
+	res := DotGeneral(lhs, lhsCross, p.lhsBatch, v, vLhsCross, vBatch)
 	sortedLc := slices.Sorted(slices.Values(p.lhsContract))
 	nc := len(p.lhsContract)
-	perm = make([]int, rhs.Rank())
+	perm := make([]int, rhs.Rank())
 	for i, a := range p.rhsBatch {
 		perm[a] = i
 	}
@@ -199,13 +289,18 @@ func dotGeneralGrads(lhs, rhs *graph.Node, p dotParams, v *graph.Node) (dLhs, dR
 	for j, a := range rhsCross {
 		perm[a] = nb + nc + j
 	}
-	dRhs = transposeIfNeeded(res, perm)
-	return dLhs, dRhs
+	return transposeIfNeeded(res, perm)
 }
 
 // sliceRule is the VJP of a Slice node: the adjoint scattered back into a zero tensor of the
 // input's shape, built with graph.Concatenate and graph.Reshape only (see scatterSlice).
 func sliceRule(node *graph.Node, v []*graph.Node, outputShape shapes.Shape) []*graph.Node {
+	if sw, ok := lookup[*shiftWindow](node); ok {
+		if sw.primary {
+			return []*graph.Node{shiftSumAdjoint(v[0], sw)}
+		}
+		return []*graph.Node{nil}
+	}
 	p, ok := lookup[sliceParams](node)
 	if !ok {
 		return orig.slice(node, v, outputShape)
