@@ -23,18 +23,18 @@ const condProjKernel = 1
 //
 //	c₀ = SiLU(conv3x3(SiLU(conv3x3(SpaceToDepth(cond, 2)))))
 //	c_l = SiLU(conv3x3(AvgPool2(c_{l-1})))                          l >= 1
-//	[in_{l,0}, ..., in_{l,Steps-1}] = conv1x1(c_l)                  Steps·Hidden channels, no bias
+//	[in_{l,0}, ..., in_{l,K_l-1}] = conv1x1(c_l)                    K_l·Hidden channels, no bias
 //
 // in_{l,k} is added to the first layer of coupling k of level l, which thus acts on the
 // concatenation [ha, c_l] (3x3 kernel on ha, 1x1 on the features, which already see 5x5
-// neighbourhoods of the squeezed cond at level 0 and grow by pooling). One projection per level
-// for all its steps is one wide matmul instead of Steps narrow ones. The first space-to-depth keeps
+// neighbourhoods of the squeezed cond at level 0 and grow by pooling); K_l = Config.StepsAt(l).
+// One projection per level for all its steps is one wide matmul instead of K_l narrow ones. The first space-to-depth keeps
 // every pixel of cond; deeper levels pool learned features, 4x cheaper than squeezing them (the
 // conditioning network is a third of a training step's work at the default config).
 func condInputs(ctx *context.Context, cfg Config, cond *graph.Node) [][]*graph.Node {
 	out := make([][]*graph.Node, cfg.Levels)
 	for l := range out {
-		out[l] = make([]*graph.Node, cfg.Steps)
+		out[l] = make([]*graph.Node, cfg.StepsAt(l))
 	}
 	if cond == nil {
 		return out
@@ -49,9 +49,10 @@ func condInputs(ctx *context.Context, cfg Config, cond *graph.Node) [][]*graph.N
 		} else {
 			c = nn.SiLU(nn.Conv2D(lc.In("in"), nn.AvgPool2(c), cfg.CondHidden, 3, 1, true))
 		}
-		proj := nn.Conv2D(lc.In("proj"), c, cfg.Steps*cfg.Hidden, condProjKernel, 1, false)
-		for k := range cfg.Steps {
-			if cfg.Steps == 1 {
+		steps := cfg.StepsAt(l)
+		proj := nn.Conv2D(lc.In("proj"), c, steps*cfg.Hidden, condProjKernel, 1, false)
+		for k := range steps {
+			if steps == 1 {
 				out[l][k] = proj
 			} else {
 				out[l][k] = channels(proj, k*cfg.Hidden, (k+1)*cfg.Hidden)

@@ -25,6 +25,10 @@ type Config struct {
 	// Steps is the number of flow steps per level: actnorm, LU-parametrized invertible 1x1
 	// mixing, affine coupling.
 	Steps int `yaml:"steps" default:"4" check:">=1" doc:"flow steps per level: actnorm, invertible 1x1 mixing (LU), affine coupling"`
+	// LevelSteps, when set, gives each level its own number of steps, finest level first
+	// (len(LevelSteps) = Levels), in place of Steps. Coarse levels cost a quarter of the
+	// arithmetic per parameter of the level above them.
+	LevelSteps []int `yaml:"level_steps,omitempty" doc:"steps of each level, finest first (one entry per level, each >= 1), in place of steps; default: steps at every level"`
 	// Hidden is the channel width of each coupling network (conv3x3, ReLU, conv1x1, ReLU,
 	// zero-initialized conv3x3).
 	Hidden int `yaml:"hidden" default:"32" check:">=4" doc:"channels of each coupling network (conv3x3, ReLU, conv1x1, ReLU, zero-initialized conv3x3)"`
@@ -69,6 +73,16 @@ func (c Config) Validate(h, w, channels int) error {
 	if math.IsInf(c.Clamp, 0) {
 		return fmt.Errorf("flow config: clamp must be finite, got %v", c.Clamp)
 	}
+	if len(c.LevelSteps) > 0 {
+		if len(c.LevelSteps) != c.Levels {
+			return fmt.Errorf("flow config: level_steps has %d entries, want one per level (levels %d)", len(c.LevelSteps), c.Levels)
+		}
+		for l, k := range c.LevelSteps {
+			if k < 1 {
+				return fmt.Errorf("flow config: level_steps[%d] is %d, want >= 1", l, k)
+			}
+		}
+	}
 	f := 1 << c.Levels
 	switch {
 	case channels < 1:
@@ -78,6 +92,15 @@ func (c Config) Validate(h, w, channels int) error {
 			"(levels %d); crop or pad the images, or lower levels", h, w, f, c.Levels)
 	}
 	return nil
+}
+
+// StepsAt returns the number of steps of level l (LevelSteps[l], or Steps when LevelSteps is
+// empty).
+func (c Config) StepsAt(l int) int {
+	if len(c.LevelSteps) > 0 {
+		return c.LevelSteps[l]
+	}
+	return c.Steps
 }
 
 // NumParams returns the number of free trainable parameters of the flow in ctx (whose variables

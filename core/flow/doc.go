@@ -17,7 +17,8 @@
 //
 // Levels l = L-1, ..., 0 (L = Config.Levels) run coarse to fine; level l works at resolution
 // H/2^(l+1) x W/2^(l+1) on C_l channels, C_0 = 4C, and C_{l+1} = 2·C_l with Split (half of each
-// squeeze is factored out), 4·C_l without. Each level is Config.Steps steps, each (in this order)
+// squeeze is factored out), 4·C_l without. Each level is Config.StepsAt(l) steps (Config.Steps,
+// or Config.LevelSteps[l]), each (in this order)
 //
 //	actnorm:   h ← (h + b_c)·e^{a_c}                         log|det| = P·Σ_c a_c
 //	mixing:    h ← h·W,  W = Π·L·(U + diag(sign·e^{u}))      log|det| = P·Σ_c u_c

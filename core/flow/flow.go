@@ -42,7 +42,7 @@ func Generate(ctx *context.Context, cfg Config, z, cond *graph.Node) (x, logdet 
 				h = graph.Concatenate([]*graph.Node{parts[l], h}, 3)
 			}
 		}
-		for k := range cfg.Steps {
+		for k := range cfg.StepsAt(l) {
 			var ld *graph.Node
 			h, ld = stepForward(stepCtx(ctx, l, k), cfg, h, condIn[l][k])
 			logdet = graph.Add(logdet, ld)
@@ -62,7 +62,7 @@ func Inverse(ctx *context.Context, cfg Config, x, cond *graph.Node) (z, logdet *
 	h := x
 	for l := range levels {
 		h = nn.SpaceToDepth(h, 2)
-		for k := cfg.Steps - 1; k >= 0; k-- {
+		for k := cfg.StepsAt(l) - 1; k >= 0; k-- {
 			var ld *graph.Node
 			h, ld = stepInverse(stepCtx(ctx, l, k), cfg, h, condIn[l][k])
 			logdet = graph.Add(logdet, ld)

@@ -3,6 +3,7 @@ package flow
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -30,6 +31,7 @@ var roundTripCases = []struct {
 	{"L2/C3/split", Config{Levels: 2, Steps: 2, Hidden: 8, CondHidden: 4, Split: true}, 8, 12, 3, 1, false},
 	{"L2/C3/nosplit", Config{Levels: 2, Steps: 2, Hidden: 8, CondHidden: 4}, 12, 8, 3, 3, false},
 	{"L3/C1/split/default-widths", Config{Levels: 3, Steps: 2, Split: true}, 16, 16, 1, 1, true},
+	{"L2/C1/split/level-steps", Config{Levels: 2, LevelSteps: []int{1, 3}, Hidden: 8, CondHidden: 4, Split: true}, 8, 8, 1, 1, false},
 	{"L4/C1/split/1x1-deepest", Config{Levels: 4, Steps: 1, Hidden: 8, CondHidden: 4, Split: true}, 16, 16, 1, 1, false},
 	{"default/28x28x1", DefaultConfig(), 28, 28, 1, 1, true},
 	{"default/32x32x3", DefaultConfig(), 32, 32, 3, 3, true},
@@ -204,6 +206,7 @@ func TestNumParams(t *testing.T) {
 	}{
 		{DefaultConfig(), 28, 28, 1},
 		{Config{Levels: 2, Steps: 2, Hidden: 16, CondHidden: 8}, 32, 32, 3},
+		{Config{Levels: 2, LevelSteps: []int{1, 3}, Hidden: 16, CondHidden: 8, Split: true}, 28, 28, 1},
 	} {
 		rng := rand.New(rand.NewPCG(1, 2))
 		z := normalTensor(rng, dtypes.Float32, 1, tc.h, tc.w, tc.c)
@@ -220,13 +223,13 @@ func expectedParams(cfg Config, c, cc int) int {
 	n := 0
 	n += conv(3, 4*cc, cfg.CondHidden) + conv(3, cfg.CondHidden, cfg.CondHidden) // level 0
 	n += (cfg.Levels - 1) * conv(3, cfg.CondHidden, cfg.CondHidden)              // levels >= 1
-	n += cfg.Levels * cfg.CondHidden * cfg.Steps * cfg.Hidden                    // projections, no bias
 	ch := c
 	for l := range cfg.Levels {
+		n += cfg.CondHidden * cfg.StepsAt(l) * cfg.Hidden // projections, no bias
 		ch *= 4
 		step := 2*ch + ch*ch + // actnorm; mixing: 2·C(C-1)/2 triangular entries + C log-scales
 			conv(3, ch/2, cfg.Hidden) + conv(1, cfg.Hidden, cfg.Hidden) + conv(3, cfg.Hidden, 2*(ch-ch/2))
-		n += cfg.Steps * step
+		n += cfg.StepsAt(l) * step
 		if cfg.Split && l < cfg.Levels-1 {
 			ch /= 2
 		}
@@ -254,6 +257,9 @@ func TestValidate(t *testing.T) {
 		{"clamp NaN", Config{Clamp: math.NaN()}, 8, 8, 1, "clamp: must be > 0"},
 		{"clamp Inf", Config{Clamp: math.Inf(1)}, 8, 8, 1, "clamp must be finite"},
 		{"no channels", Config{}, 8, 8, 0, "at least 1 channel"},
+		{"level steps", Config{Levels: 2, LevelSteps: []int{1, 5}}, 8, 8, 1, ""},
+		{"level steps per level", Config{Levels: 2, LevelSteps: []int{1, 2, 3}}, 8, 8, 1, "level_steps has 3 entries"},
+		{"level steps >= 1", Config{Levels: 2, LevelSteps: []int{0, 2}}, 8, 8, 1, "level_steps[0] is 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate(tc.h, tc.w, tc.c)
@@ -265,10 +271,10 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
-	if d := DefaultConfig(); d != (Config{Levels: 2, Steps: 4, Hidden: 32, CondHidden: 16, Clamp: 2, Split: true}) {
+	if d := DefaultConfig(); !reflect.DeepEqual(d, Config{Levels: 2, Steps: 4, Hidden: 32, CondHidden: 16, Clamp: 2, Split: true}) {
 		t.Errorf("DefaultConfig() = %+v", d)
 	}
-	if got := (Config{Split: true}).withDefaults(); got != DefaultConfig() {
+	if got := (Config{Split: true}).withDefaults(); !reflect.DeepEqual(got, DefaultConfig()) {
 		t.Errorf("zero numeric fields should read as defaults: got %+v", got)
 	}
 }
