@@ -14,8 +14,8 @@ import (
 )
 
 // StepFLOPs is the arithmetic of one joint step's matrix products (nn.CountProducts): the flow
-// step (forward, prior and gradient in the flow's weights) and the diffusion step (the flow's
-// forward pass for its samples, the U-Net's forward pass and gradient in its weights).
+// step (forward, prior and gradient in the flow's weights) and the diffusion step (the U-Net's
+// forward pass and gradient in its weights, on the flow step's samples).
 type StepFLOPs struct {
 	Flow, Diffusion nn.ProductCount
 }
@@ -45,7 +45,7 @@ func (t *Trainer) CountStepFLOPs(ctx context.Context) (StepFLOPs, error) {
 	if s.Flow, err = t.countGraph("flow_step_flops", t.flowStepGraph, flowArgs); err != nil {
 		return s, err
 	}
-	if s.Diffusion, err = t.countGraph("diffusion_step_flops", t.diffusionStepGraph, t.diffusionArgs(in, t.cfg.DiffusionLR)); err != nil {
+	if s.Diffusion, err = t.countGraph("diffusion_step_flops", t.diffusionStepGraph, t.diffusionArgs(in, toTensor(in.z), t.cfg.DiffusionLR)); err != nil {
 		return s, err
 	}
 	return s, nil

@@ -39,7 +39,8 @@ unet: {channels: 32, multipliers: [1, 2], time_embed: 64, patch: 1}
 // are those of the step's matrix products (Trainer.CountStepFLOPs); the rest of the step
 // (activations, norms, copies, the optimizer) shows as lost rate. Metrics: GFLOP/s of the step,
 // matmul-GFLOP/s, %matmul (their ratio), GFLOP per step, ms/step and the two models' trainable
-// parameters. Figures in docs/benchmarks-nn.md.
+// parameters; and the same ratio in CPU time, %matmul-cpu, with cpu-ms/step. Figures in
+// docs/benchmarks-nn.md.
 //
 //	go test -run '^$' -bench JointStepGFLOPs -benchtime 10x ./core/train/
 func BenchmarkJointStepGFLOPs(b *testing.B) {
@@ -65,15 +66,19 @@ func BenchmarkJointStepGFLOPs(b *testing.B) {
 				b.Fatal(err)
 			}
 			ref.run(b) // warm
-			var refTime time.Duration
+			var refTime, refCPU, stepCPU time.Duration
 			b.ResetTimer()
 			for i := range b.N {
 				st.Step = i + 1
+				cpu := cpuTime()
 				if _, err := tr.step(ctx, st); err != nil {
 					b.Fatal(err)
 				}
+				stepCPU += cpuTime() - cpu
 				b.StopTimer()
+				cpu = cpuTime()
 				refTime += ref.run(b)
+				refCPU += cpuTime() - cpu
 				b.StartTimer()
 			}
 			b.StopTimer()
@@ -83,6 +88,11 @@ func BenchmarkJointStepGFLOPs(b *testing.B) {
 			b.ReportMetric(rate, "GFLOP/s")
 			b.ReportMetric(refRate, "matmul-GFLOP/s")
 			b.ReportMetric(100*rate/refRate, "%matmul")
+			// The same ratio in CPU time (both cores' user+system time of the process): on a
+			// machine shared with other jobs it varies less than the wall-clock ratio, but it
+			// does not count a core left idle by a single-threaded phase.
+			b.ReportMetric(100*(flops.Total()/stepCPU.Seconds())/(ref.flops/refCPU.Seconds()), "%matmul-cpu")
+			b.ReportMetric(float64(stepCPU.Milliseconds())/n, "cpu-ms/step")
 			b.ReportMetric(flops.Total()/1e9, "GFLOP/step")
 			b.ReportMetric(float64(b.Elapsed().Milliseconds())/n, "ms/step")
 			b.ReportMetric(float64(flow.NumParams(tr.ctx)), "flow-params")

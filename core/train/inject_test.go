@@ -88,7 +88,8 @@ func flowGradient(t *testing.T, tr *Trainer, in stepInputs) (float64, []float64)
 		t.Fatal(err)
 	}
 	ex, err := mlctx.NewExec(tr.be, tr.ctx, func(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
-		loss := tr.flowLoss(ctx, tr.nameFlowIn(in)).Loss
+		out, _ := tr.flowLoss(ctx, tr.nameFlowIn(in))
+		loss := out.Loss
 		vars := Adam{Scope: FlowScope}.Trainable(ctx, loss.Graph())
 		nodes := make([]*graph.Node, len(vars))
 		for i, v := range vars {

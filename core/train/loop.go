@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
 	"github.com/flowdiff/flowdiff-go/core/progress"
 )
 
@@ -147,7 +149,7 @@ func (t *Trainer) compile() error {
 			return fmt.Errorf("build diffusion step: %w", err)
 		}
 	}
-	if t.genEx == nil && t.needsHost() {
+	if t.genEx == nil && (t.needsHost() || t.cfg.Reset.DiffusionSteps > 0) {
 		if t.genEx, err = t.buildGenerate(); err != nil {
 			return fmt.Errorf("build the forward pass of gradient injection: %w", err)
 		}
@@ -178,12 +180,19 @@ func (t *Trainer) step(ctx context.Context, st *State) (CurveRow, error) {
 	in := t.draw(st.Phase, st.Step)
 	row := CurveRow{Phase: phaseNames[st.Phase], Step: st.Step + 1}
 	w := t.lrFactor(st.Step, t.phaseLen(st.Phase)) * st.LRScale
+	var x *tensors.Tensor // the step's flow samples, for the diffusion step
+	defer func() {
+		if x != nil {
+			x.FinalizeAll()
+		}
+	}()
 	if st.Phase != PhaseDiffusion {
 		row.Lambda = t.lambda(st)
-		out, err := t.flowStep(ctx, in, row.Lambda, t.cfg.FlowLR*w)
+		out, samples, err := t.flowStep(ctx, in, row.Lambda, t.cfg.FlowLR*w)
 		if err != nil {
 			return row, err
 		}
+		x = samples
 		if err := checkFinite(out.slots()); err != nil {
 			return row, err
 		}
@@ -191,7 +200,14 @@ func (t *Trainer) step(ctx context.Context, st *State) (CurveRow, error) {
 		row.ExtraPrior = out.Extra // 0 without injected terms
 	}
 	if st.Phase != PhaseFlow {
-		out, err := t.diffusionStep(in, t.cfg.DiffusionLR*w)
+		if x == nil {
+			out, err := t.genEx.Exec(toTensor(in.z), toTensor(in.base))
+			if err != nil {
+				return row, fmt.Errorf("draw the flow's samples: %w", err)
+			}
+			x = out[0]
+		}
+		out, err := t.diffusionStep(in, x, t.cfg.DiffusionLR*w)
 		if err != nil {
 			return row, err
 		}

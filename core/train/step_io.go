@@ -56,15 +56,16 @@ func nameFlowIn[T any](in []T, nParams int, host bool) flowIn[T] {
 	return f
 }
 
-// diffIn is the diffusion step's inputs (fields as in flowIn).
+// diffIn is the diffusion step's inputs: X the flow's samples ([0,1] intensities, the flow
+// step's first output), the other fields as in flowIn.
 type diffIn[T any] struct {
-	Z, Base, Eps               T
+	X, Eps                     T
 	TIdx, SqrtAbar, Sqrt1mAbar T
 	LR                         T
 }
 
 func (d *diffIn[T]) slots() []*T {
-	return []*T{&d.Z, &d.Base, &d.Eps, &d.TIdx, &d.SqrtAbar, &d.Sqrt1mAbar, &d.LR}
+	return []*T{&d.X, &d.Eps, &d.TIdx, &d.SqrtAbar, &d.Sqrt1mAbar, &d.LR}
 }
 
 func (d diffIn[T]) flat() []T { return values(d.slots()) }
@@ -75,7 +76,8 @@ func nameDiffIn[T any](in []T) diffIn[T] {
 	return d
 }
 
-// flowOut is the flow step's outputs: the loss, its entropy, data (NLL) and prior terms (per
+// flowOut is the flow step's scalar outputs (the compiled step returns the step's samples x
+// first, then these): the loss, its entropy, data (NLL) and prior terms (per
 // pixel, batch means), the flows' gradient norm before clipping, and, when Host, the extra
 // priors' weighted energy (else Extra is the zero value).
 type flowOut[T any] struct {

@@ -46,7 +46,7 @@ func TestStepIONames(t *testing.T) {
 			t.Errorf("%+v: flow outputs %+v, flat %v", c, out, got)
 		}
 	}
-	if d := nameDiffIn(list(7)); !reflect.DeepEqual(d.flat(), list(7)) || d.LR != 6 {
+	if d := nameDiffIn(list(6)); !reflect.DeepEqual(d.flat(), list(6)) || d.X != 0 || d.LR != 5 {
 		t.Errorf("diffusion inputs %+v", d)
 	}
 	if d := nameDiffOut(list(2)); !reflect.DeepEqual(d.flat(), list(2)) || d.GradNorm != 1 {

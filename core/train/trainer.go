@@ -197,19 +197,20 @@ func (t *Trainer) buildFlowStep() (*mlctx.Exec, error) {
 	return mlctx.NewExec(t.be, t.ctx, t.flowStepGraph)
 }
 
-// flowStepGraph builds the flow step (loss and Adam update) from its inputs.
+// flowStepGraph builds the flow step (loss and Adam update) from its inputs. Its first output
+// is the step's samples x (before the update), which the diffusion step trains on.
 func (t *Trainer) flowStepGraph(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
 	opt := Adam{Name: "flow", Scope: FlowScope, ClipNorm: t.cfg.Clip}
 	args := t.nameFlowIn(in)
-	out := t.flowLoss(ctx, args)
+	out, x := t.flowLoss(ctx, args)
 	out.GradNorm = opt.Step(ctx, out.Loss, args.LR)
-	return out.flat()
+	return append([]*graph.Node{x}, out.flat()...)
 }
 
 // flowLoss builds the flow loss from the flow step's inputs: the outputs but the gradient norm
 // (the loss, its entropy, NLL and prior terms, and the extra priors' term when some term is
-// injected).
-func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) flowOut[*graph.Node] {
+// injected), and the step's samples x.
+func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) (flowOut[*graph.Node], *graph.Node) {
 	d := float64(t.imgSize)
 	if !t.needsHost() { // the in-graph path, as it always was
 		x, logdet := t.sample(ctx, in.Z, in.Base)
@@ -220,7 +221,7 @@ func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) flowOut[*
 		nllM := graph.DivScalar(graph.ReduceAllMean(nll), d)
 		priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
 		loss := graph.Add(graph.Add(ent, nllM), graph.Mul(in.Lambda, priorM))
-		return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM}
+		return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM}, x
 	}
 	x, logdet := t.sample(ctx, in.Z, in.Base)
 	nllM := in.HostNLL
@@ -233,10 +234,14 @@ func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) flowOut[*
 	priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
 	loss := graph.Add(graph.Add(ent, nllM), graph.Mul(in.Lambda, priorM))
 	loss = graph.Add(graph.Add(loss, in.HostExtra), injected(x, in.HostGrad))
-	return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM, Host: true, Extra: in.HostExtra}
+	return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM, Host: true, Extra: in.HostExtra}, x
 }
 
-// buildDiffusionStep compiles the diffusion step: inputs diffIn, outputs diffOut.
+// buildDiffusionStep compiles the diffusion step: inputs diffIn, outputs diffOut. The samples
+// come from the joint step's flow step (x0 = stopgrad(G(z; y)) with the flow's weights before
+// its update, as the paper's scheme detaches them), so the flow's forward pass is not computed
+// twice; in the diffusion-reset phase, which has no flow step, from the forward-only graph
+// (buildGenerate).
 func (t *Trainer) buildDiffusionStep() (*mlctx.Exec, error) {
 	return mlctx.NewExec(t.be, t.ctx, t.diffusionStepGraph)
 }
@@ -245,7 +250,7 @@ func (t *Trainer) buildDiffusionStep() (*mlctx.Exec, error) {
 func (t *Trainer) diffusionStepGraph(ctx *mlctx.Context, flat []*graph.Node) []*graph.Node {
 	opt := Adam{Name: "unet", Scope: UNetScope, ClipNorm: t.cfg.Clip}
 	in := nameDiffIn(flat)
-	x, _ := t.sample(ctx, in.Z, in.Base)
+	x := in.X
 	x0 := graph.StopGradient(toModelRange(x))
 	loss := diffusion.DenoiseLoss(ctx, t.cfg.UNet, x0, in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar)
 	norm := opt.Step(ctx, loss, in.LR)
@@ -321,22 +326,29 @@ func (t *Trainer) paramTensors(p part.Params) []any {
 	return out
 }
 
-// flowStep runs one flow step and returns its outputs as float64.
-func (t *Trainer) flowStep(ctx context.Context, in stepInputs, lambda, lr float64) (flowOut[float64], error) {
+// flowStep runs one flow step and returns its outputs as float64 and the step's samples x
+// (the caller finalizes them).
+func (t *Trainer) flowStep(ctx context.Context, in stepInputs, lambda, lr float64) (flowOut[float64], *tensors.Tensor, error) {
 	args, err := t.flowArgs(ctx, in, lambda, lr)
 	if err != nil {
-		return flowOut[float64]{}, err
+		return flowOut[float64]{}, nil, err
 	}
-	out, err := scalars(t.flowEx.Exec(args...))
+	out, err := t.flowEx.Exec(args...)
 	if err != nil {
-		return flowOut[float64]{}, err
+		return flowOut[float64]{}, nil, err
 	}
-	return nameFlowOut(out, t.needsHost()), nil
+	vals, err := scalars(out[1:], nil)
+	if err != nil {
+		out[0].FinalizeAll()
+		return flowOut[float64]{}, nil, err
+	}
+	return nameFlowOut(vals, t.needsHost()), out[0], nil
 }
 
-// diffusionStep runs one diffusion step and returns its outputs as float64.
-func (t *Trainer) diffusionStep(in stepInputs, lr float64) (diffOut[float64], error) {
-	out, err := scalars(t.dmEx.Exec(t.diffusionArgs(in, lr)...))
+// diffusionStep runs one diffusion step on the samples x ([0,1] intensities) and returns its
+// outputs as float64.
+func (t *Trainer) diffusionStep(in stepInputs, x *tensors.Tensor, lr float64) (diffOut[float64], error) {
+	out, err := scalars(t.dmEx.Exec(t.diffusionArgs(in, x, lr)...))
 	if err != nil {
 		return diffOut[float64]{}, err
 	}
@@ -344,8 +356,8 @@ func (t *Trainer) diffusionStep(in stepInputs, lr float64) (diffOut[float64], er
 }
 
 // diffusionArgs are the diffusion step's inputs (diffIn, flattened).
-func (t *Trainer) diffusionArgs(in stepInputs, lr float64) []any {
-	args := diffIn[any]{Z: toTensor(in.z), Base: toTensor(in.base), Eps: toTensor(in.eps),
+func (t *Trainer) diffusionArgs(in stepInputs, x *tensors.Tensor, lr float64) []any {
+	args := diffIn[any]{X: x, Eps: toTensor(in.eps),
 		TIdx: tensors.FromValue(in.tIdx), SqrtAbar: tensors.FromValue(in.sa), Sqrt1mAbar: tensors.FromValue(in.s1m),
 		LR: float32(lr)}
 	return args.flat()
