@@ -13,8 +13,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// benchConfig is flowdiff.yaml's model (flow 2 levels x 2 steps, 16 hidden channels; U-Net 8
-// channels, multipliers [1, 2]) at batch 16.
+// benchConfig is the default pipeline's models until 2026-12 (flow 2 levels x 2 steps, 16
+// hidden channels; U-Net 8 channels, multipliers [1, 2]) at batch 16, the models the injection
+// costs of docs/training.md were measured with.
 const benchConfig = `batch: 16
 flow: {levels: 2, steps: 2, hidden: 16, cond_hidden: 8}
 unet: {channels: 8, multipliers: [1, 2], time_embed: 32}
