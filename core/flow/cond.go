@@ -50,6 +50,9 @@ func condInputs(ctx *context.Context, cfg Config, cond *graph.Node) [][]*graph.N
 			c = nn.SiLU(nn.Conv2D(lc.In("in"), nn.AvgPool2(c), cfg.CondHidden, 3, 1, true))
 		}
 		steps := cfg.StepsAt(l)
+		if steps == 0 {
+			continue
+		}
 		proj := nn.Conv2D(lc.In("proj"), c, steps*cfg.Hidden, condProjKernel, 1, false)
 		for k := range steps {
 			if steps == 1 {

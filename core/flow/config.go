@@ -27,8 +27,9 @@ type Config struct {
 	Steps int `yaml:"steps" default:"4" check:">=1" doc:"flow steps per level: actnorm, invertible 1x1 mixing (LU), affine coupling"`
 	// LevelSteps, when set, gives each level its own number of steps, finest level first
 	// (len(LevelSteps) = Levels), in place of Steps. Coarse levels cost a quarter of the
-	// arithmetic per parameter of the level above them.
-	LevelSteps []int `yaml:"level_steps,omitempty" doc:"steps of each level, finest first (one entry per level, each >= 1), in place of steps; default: steps at every level"`
+	// arithmetic per parameter of the level above them. A level of 0 steps only squeezes (not
+	// allowed where it would factor out channels, Split).
+	LevelSteps []int `yaml:"level_steps,omitempty" doc:"steps of each level, finest first (one entry per level), in place of steps; 0 makes a level a plain squeeze (without split only); default: steps at every level"`
 	// Hidden is the channel width of each coupling network (conv3x3, ReLU, conv1x1, ReLU,
 	// zero-initialized conv3x3).
 	Hidden int `yaml:"hidden" default:"32" check:">=4" doc:"channels of each coupling network (conv3x3, ReLU, conv1x1, ReLU, zero-initialized conv3x3)"`
@@ -77,10 +78,19 @@ func (c Config) Validate(h, w, channels int) error {
 		if len(c.LevelSteps) != c.Levels {
 			return fmt.Errorf("flow config: level_steps has %d entries, want one per level (levels %d)", len(c.LevelSteps), c.Levels)
 		}
+		total := 0
 		for l, k := range c.LevelSteps {
-			if k < 1 {
-				return fmt.Errorf("flow config: level_steps[%d] is %d, want >= 1", l, k)
+			switch {
+			case k < 0:
+				return fmt.Errorf("flow config: level_steps[%d] is %d, want >= 0", l, k)
+			case k == 0 && c.Split && l < c.Levels-1:
+				return fmt.Errorf("flow config: level_steps[%d] is 0 with split: the half factored out after level %d "+
+					"would pass through untransformed; give it a step or set split: false", l, l)
 			}
+			total += k
+		}
+		if total == 0 {
+			return fmt.Errorf("flow config: level_steps are all 0, want at least one step")
 		}
 	}
 	f := 1 << c.Levels

@@ -32,6 +32,7 @@ var roundTripCases = []struct {
 	{"L2/C3/nosplit", Config{Levels: 2, Steps: 2, Hidden: 8, CondHidden: 4}, 12, 8, 3, 3, false},
 	{"L3/C1/split/default-widths", Config{Levels: 3, Steps: 2, Split: true}, 16, 16, 1, 1, true},
 	{"L2/C1/split/level-steps", Config{Levels: 2, LevelSteps: []int{1, 3}, Hidden: 8, CondHidden: 4, Split: true}, 8, 8, 1, 1, false},
+	{"L2/C1/nosplit/squeeze-only-level", Config{Levels: 2, LevelSteps: []int{0, 2}, Hidden: 8, CondHidden: 4}, 8, 8, 1, 1, false},
 	{"L4/C1/split/1x1-deepest", Config{Levels: 4, Steps: 1, Hidden: 8, CondHidden: 4, Split: true}, 16, 16, 1, 1, false},
 	{"default/28x28x1", DefaultConfig(), 28, 28, 1, 1, true},
 	{"default/32x32x3", DefaultConfig(), 32, 32, 3, 3, true},
@@ -207,6 +208,7 @@ func TestNumParams(t *testing.T) {
 		{DefaultConfig(), 28, 28, 1},
 		{Config{Levels: 2, Steps: 2, Hidden: 16, CondHidden: 8}, 32, 32, 3},
 		{Config{Levels: 2, LevelSteps: []int{1, 3}, Hidden: 16, CondHidden: 8, Split: true}, 28, 28, 1},
+		{Config{Levels: 2, LevelSteps: []int{0, 3}, Hidden: 16, CondHidden: 8}, 28, 28, 1},
 	} {
 		rng := rand.New(rand.NewPCG(1, 2))
 		z := normalTensor(rng, dtypes.Float32, 1, tc.h, tc.w, tc.c)
@@ -259,7 +261,10 @@ func TestValidate(t *testing.T) {
 		{"no channels", Config{}, 8, 8, 0, "at least 1 channel"},
 		{"level steps", Config{Levels: 2, LevelSteps: []int{1, 5}}, 8, 8, 1, ""},
 		{"level steps per level", Config{Levels: 2, LevelSteps: []int{1, 2, 3}}, 8, 8, 1, "level_steps has 3 entries"},
-		{"level steps >= 1", Config{Levels: 2, LevelSteps: []int{0, 2}}, 8, 8, 1, "level_steps[0] is 0"},
+		{"level steps >= 0", Config{Levels: 2, LevelSteps: []int{-1, 2}}, 8, 8, 1, "level_steps[0] is -1"},
+		{"level steps 0 with split", Config{Levels: 2, LevelSteps: []int{0, 2}, Split: true}, 8, 8, 1, "level_steps[0] is 0 with split"},
+		{"level steps 0 without split", Config{Levels: 2, LevelSteps: []int{0, 2}}, 8, 8, 1, ""},
+		{"level steps all 0", Config{Levels: 2, LevelSteps: []int{0, 0}}, 8, 8, 1, "all 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate(tc.h, tc.w, tc.c)

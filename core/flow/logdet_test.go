@@ -35,6 +35,7 @@ func TestLogDetBruteForce(t *testing.T) {
 		{"4x4x1/L2/split", Config{Levels: 2, Steps: 2, Hidden: 8, CondHidden: 4, Split: true}, 4, 4, 1},
 		{"4x4x2/L2/nosplit", Config{Levels: 2, Steps: 1, Hidden: 8, CondHidden: 4}, 4, 4, 2},
 		{"4x4x1/L2/level-steps", Config{Levels: 2, LevelSteps: []int{2, 1}, Hidden: 8, CondHidden: 4, Split: true}, 4, 4, 1},
+		{"4x4x2/L2/squeeze-only-level", Config{Levels: 2, LevelSteps: []int{0, 3}, Hidden: 8, CondHidden: 4}, 4, 4, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(i), 3))
