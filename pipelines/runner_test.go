@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -60,6 +61,11 @@ func TestExecuteEndToEnd(t *testing.T) {
 	// bound only guards against a metric that ignores the noise.
 	if got := m.Metrics["ssim.input"]; !(got > 0.2 && got < 0.85) {
 		t.Errorf("ssim.input = %v, want in (0.2, 0.85) for sigma 0.2 noise", got)
+	}
+	// The peak resident set size of the test process, which holds the Go runtime, the test
+	// binary and the run's images: more than 1 MiB, and below the machine's 24 GiB.
+	if runtime.GOOS == "linux" && !(m.PeakRSSMB > 1 && m.PeakRSSMB < 24<<10) {
+		t.Errorf("peak_rss_mb = %v, want the process's peak resident size in MiB", m.PeakRSSMB)
 	}
 	for _, f := range []string{PipelineFileName, StateFileName, LogFileName, "report.md", "report.html", "grid.png",
 		"corrupted/train/manifest.json", "corrupted/test/observations.npy"} {

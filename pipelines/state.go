@@ -68,6 +68,9 @@ type MetricsFile struct {
 	Count        map[string]int     `json:"count"`
 	Timings      map[string]float64 `json:"timings_s"`
 	TotalSeconds float64            `json:"total_s"`
+	// PeakRSSMB is the largest resident set size (MiB) of the processes that ran the stages so
+	// far (a resumed run keeps the larger of its processes'); 0 where the OS does not report it.
+	PeakRSSMB float64 `json:"peak_rss_mb,omitempty"`
 	// Notes explain values that JSON cannot hold (an infinite PSNR of identical images).
 	Notes map[string]string `json:"notes,omitempty"`
 	// HigherIsBetter gives each metric's direction, by the metric part of the figures' names
@@ -114,6 +117,7 @@ func (r *Run) Metrics() *MetricsFile { return r.metrics }
 // writeMetrics writes metrics.json with its checksum file (metrics.json.sha256): a write that
 // fails (a full disk) leaves the previous one.
 func (r *Run) writeMetrics() error {
+	r.metrics.PeakRSSMB = max(r.metrics.PeakRSSMB, peakRSSMB())
 	data, err := json.MarshalIndent(r.metrics, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", r.metrics.path, err)
