@@ -210,7 +210,16 @@ func TestQuickPipelineImproves(t *testing.T) {
 	if d, o := m.Metrics["psnr.dps"], m.Metrics[fmt.Sprintf("psnr.input_first%d", n)]; d < o+margin {
 		t.Errorf("psnr.dps %.3f dB is not %.1f dB above the same observations' %.3f dB", d, margin, o)
 	}
-	for _, f := range []string{"train/losses.csv", "train/losses.png", "train/posterior_std.npy", "sample/prior.npy",
+	// train.validate scored the posterior mean at each of the 6 checkpoints; `flowdiff curve`
+	// renders them with the run's figures.
+	var rec strings.Builder
+	if err := WriteCurve(&rec, []string{dir}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(rec.String(), "\n| joint | "); got != 6 || !strings.Contains(rec.String(), "| peak resident memory |") {
+		t.Errorf("flowdiff curve: %d validation rows (want 6), or no peak memory:\n%s", got, rec.String())
+	}
+	for _, f := range []string{"train/validation.csv", "train/losses.csv", "train/losses.png", "train/posterior_std.npy", "sample/prior.npy",
 		"sample/dps.npy", "sample/dps.png", "sample/prior.png", "report.md", "report.html", "grid.png", "prior.png"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("run folder lacks %s", f)
@@ -262,5 +271,39 @@ func TestWriteReportFromFolder(t *testing.T) {
 	}
 	if err := WriteReport(context.Background(), t.TempDir(), nil); err == nil {
 		t.Error("a folder without a run gave a report")
+	}
+}
+
+// TestCurveDocSection: WriteCurveDoc replaces only the generated section of a Markdown file,
+// and refuses a file without its markers.
+func TestCurveDocSection(t *testing.T) {
+	p, err := Parse("small.yaml", []byte(smallPipeline))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := Execute(context.Background(), p, Options{Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	doc := filepath.Join(t.TempDir(), "doc.md")
+	before, after := "# Title\n\ntext before\n", "\ntext after\n"
+	if err := os.WriteFile(doc, []byte(before+CurveBegin+"\nold table\n"+CurveEnd+after), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // idempotent
+		if err := WriteCurveDoc(doc, []string{dir}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := os.ReadFile(doc)
+	s := string(got)
+	if !strings.HasPrefix(s, before+CurveBegin) || !strings.HasSuffix(s, CurveEnd+after) || strings.Contains(s, "old table") ||
+		strings.Count(s, "#### Run `run`") != 1 || !strings.Contains(s, "| psnr.input | 13.") {
+		t.Errorf("generated section:\n%s", s)
+	}
+	plain := filepath.Join(t.TempDir(), "plain.md")
+	os.WriteFile(plain, []byte("# no markers\n"), 0o644)
+	if err := WriteCurveDoc(plain, []string{dir}); err == nil || !strings.Contains(err.Error(), CurveBegin) {
+		t.Errorf("a file without markers: err = %v, want one naming the marker lines", err)
 	}
 }

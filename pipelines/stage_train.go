@@ -67,6 +67,18 @@ func trainFlow(ctx context.Context, r *Run, cfg train.Config) error {
 		return err
 	}
 	r.closeAtEnd("train.priors", tr.Close)
+	if v := r.P.Train.Validate; v.Images > 0 {
+		if r.Data.Test == nil || r.Data.TestObs == nil {
+			r.Log.Warn("train.validate skipped: the run has no clean test images to score against")
+		} else {
+			clean.N = r.Data.TestObs.N
+			test := train.Problem{Obs: r.Data.TestObs, Params: r.Data.TestParams, Op: op, Noise: noise, Clean: clean}
+			if err := tr.SetValidation(train.Validation{Test: test, Clean: r.Data.Test.Images, Images: v.Images,
+				Samples: v.Samples, Seed: r.Seed("validate")}); err != nil {
+				return err
+			}
+		}
+	}
 	dir := r.Path(trainDir)
 	if err := tr.Run(ctx, dir); err != nil {
 		return err
@@ -118,11 +130,18 @@ func partIDs(specs []registry.Spec) (op, noise string) {
 // TrainConfig is the pipeline's train section: the trainer's settings plus evaluation ones.
 type TrainConfig struct {
 	train.Config     `yaml:",inline"`
-	PosteriorSamples int `yaml:"posterior_samples" default:"16" check:">=1" doc:"flow samples per test observation for the posterior mean and standard deviation"`
+	PosteriorSamples int            `yaml:"posterior_samples" default:"16" check:">=1" doc:"flow samples per test observation for the posterior mean and standard deviation"`
+	Validate         ValidateConfig `yaml:"validate" doc:"scoring during training: the posterior mean's PSNR on the first test images at every checkpoint, into train/validation.csv (needs clean test images)"`
 	// The settings of the baselines that have their own (method:); omitted from resolved
 	// pipelines when absent, which means their defaults.
 	SURE    *baselines.SUREConfig    `yaml:"sure_score,omitempty" doc:"method: sure_score: the SURE loss and the score-matching term (defaults when absent)"`
 	Ambient *baselines.AmbientConfig `yaml:"ambient_diffusion,omitempty" doc:"method: ambient_diffusion: the further corruption and the loss weights (defaults when absent)"`
+}
+
+// ValidateConfig sets the in-training validation (method flowdiff).
+type ValidateConfig struct {
+	Images  int `yaml:"images" default:"0" check:">=0" doc:"test images scored at every checkpoint (0: no validation); their time is not counted as training time"`
+	Samples int `yaml:"samples" default:"8" check:">=1" doc:"flow samples per image for the posterior mean"`
 }
 
 // plotCurve draws train/losses.csv into train/losses.png (per-pixel losses against the

@@ -1,7 +1,6 @@
 package train
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -130,12 +129,4 @@ func loadAverage() string {
 		return "?"
 	}
 	return string(b[:14])
-}
-
-func mean(v []float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s / float64(cmp.Or(len(v), 1))
 }

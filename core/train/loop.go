@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
@@ -34,6 +35,9 @@ type State struct {
 	Step      int     `json:"step"` // steps finished in Phase
 	LRScale   float64 `json:"lr_scale"`
 	Rollbacks int     `json:"rollbacks"`
+	// TrainSeconds is the wall time spent in training steps so far, over every process that
+	// ran them (checkpoint writes and validation not counted).
+	TrainSeconds float64 `json:"train_s,omitempty"`
 }
 
 // next names the step that runs next (or is running): "joint step 5" after 4 finished.
@@ -66,6 +70,11 @@ func (t *Trainer) Run(ctx context.Context, dir string) error {
 		return err
 	}
 	defer curve.Close()
+	if t.val != nil {
+		if err := t.val.open(dir, st); err != nil {
+			return err
+		}
+	}
 
 	for ; st.Phase < len(phaseNames); st.Phase, st.Step = st.Phase+1, 0 {
 		n := t.phaseLen(st.Phase)
@@ -110,6 +119,7 @@ func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, cu
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("training interrupted before %s: %w", st.next(), err)
 		}
+		start := time.Now()
 		row, err := t.step(ctx, st)
 		if errors.Is(err, errNonFinite) {
 			if err := t.rollback(dir, st, err); err != nil {
@@ -121,6 +131,7 @@ func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, cu
 			return fmt.Errorf("%s: %w", st.next(), err)
 		}
 		st.Step++
+		st.TrainSeconds += time.Since(start).Seconds()
 		if err := curve.Write(row); err != nil {
 			return err
 		}
@@ -131,6 +142,11 @@ func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, cu
 			}
 			if err := SaveCheckpoint(dir, t.ctx, st.Step, st); err != nil {
 				return err
+			}
+			if t.val != nil {
+				if err := t.score(ctx, st); err != nil {
+					return err
+				}
 			}
 		}
 	}

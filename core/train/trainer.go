@@ -85,6 +85,8 @@ type Trainer struct {
 	// progressEvery, when positive, replaces progress.DefaultInterval between progress lines
 	// (tests).
 	progressEvery time.Duration
+	// val, when set (SetValidation), scores the posterior mean at every checkpoint.
+	val *validator
 }
 
 var errStopped = errors.New("stopped by test")
