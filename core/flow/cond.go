@@ -23,7 +23,9 @@ const condProjKernel = 1
 //
 //	c₀ = SiLU(conv3x3(SiLU(conv3x3(SpaceToDepth(cond, 2)))))
 //	c_l = SiLU(conv3x3(AvgPool2(c_{l-1})))                          l >= 1
-//	[in_{l,0}, ..., in_{l,K_l-1}] = conv1x1(c_l)                    K_l·Hidden channels, no bias
+//	[in_{l,0}, ..., in_{l,K_l-1}] = conv1x1([c_l, S_{l+1}(cond)])   K_l·Hidden channels, no bias
+//
+// with S_{l+1} the space-to-depth by 2^(l+1) (cond's own pixels at the level's resolution).
 //
 // in_{l,k} is added to the first layer of coupling k of level l, which thus acts on the
 // concatenation [ha, c_l] (3x3 kernel on ha, 1x1 on the features, which already see 5x5
@@ -53,7 +55,12 @@ func condInputs(ctx *context.Context, cfg Config, cond *graph.Node) [][]*graph.N
 		if steps == 0 {
 			continue
 		}
-		proj := nn.Conv2D(lc.In("proj"), c, steps*cfg.Hidden, condProjKernel, 1, false)
+		// The projection also reads cond itself, space-to-depth to the level's resolution
+		// (every pixel of the observation, 4^(l+1)·Cc channels): the pooled features alone
+		// average away the pixel detail a coupling at a coarse level needs to denoise
+		// pixel by pixel.
+		feat := graph.Concatenate([]*graph.Node{c, nn.SpaceToDepth(cond, 1<<(l+1))}, -1)
+		proj := nn.Conv2D(lc.In("proj"), feat, steps*cfg.Hidden, condProjKernel, 1, false)
 		for k := range steps {
 			if steps == 1 {
 				out[l][k] = proj

@@ -227,7 +227,8 @@ func expectedParams(cfg Config, c, cc int) int {
 	n += (cfg.Levels - 1) * conv(3, cfg.CondHidden, cfg.CondHidden)              // levels >= 1
 	ch := c
 	for l := range cfg.Levels {
-		n += cfg.CondHidden * cfg.StepsAt(l) * cfg.Hidden // projections, no bias
+		// projections, no bias, of the features and the condition's own pixels
+		n += (cfg.CondHidden + cc<<(2*(l+1))) * cfg.StepsAt(l) * cfg.Hidden
 		ch *= 4
 		step := 2*ch + ch*ch + // actnorm; mixing: 2·C(C-1)/2 triangular entries + C log-scales
 			conv(3, ch/2, cfg.Hidden) + conv(1, cfg.Hidden, cfg.Hidden) + conv(3, cfg.Hidden, 2*(ch-ch/2))
