@@ -10,7 +10,6 @@ package pipelines
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/flowdiff/flowdiff-go/core/backend"
@@ -124,19 +123,17 @@ func (p *Pipeline) Check() []schema.Problem {
 	return probs
 }
 
-// Load reads, decodes and validates a pipeline file. The error is a schema.Errors listing
-// every problem, each with its path and line, prefixed by the file name.
-func Load(path string) (*Pipeline, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &LoadError{File: path, Errs: schema.Errors{{Msg: fmt.Sprintf("cannot read pipeline: %v", err)}}}
-	}
-	return Parse(path, data)
-}
+// Load reads, decodes and validates a pipeline file (merged onto its base, if it names one
+// with extends:; profile.go). The error is a schema.Errors listing every problem, each with
+// its path and line, prefixed by the file name.
+func Load(path string) (*Pipeline, error) { return LoadProfile(path, "") }
 
 // Parse decodes and validates a pipeline held in memory; name is used in messages. A
 // plugins_dir (relative to name's folder) is loaded into the registry first.
-func Parse(name string, data []byte) (*Pipeline, error) {
+func Parse(name string, data []byte) (*Pipeline, error) { return ParseProfile(name, data, "") }
+
+// parseMerged decodes and validates a pipeline without extends: or profiles: keys.
+func parseMerged(name string, data []byte) (*Pipeline, error) {
 	dir, ferr := loadPluginsDir(name, data)
 	if ferr != nil {
 		return nil, &LoadError{File: name, Errs: schema.Errors{ferr}}
