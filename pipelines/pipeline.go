@@ -235,6 +235,7 @@ func (p *Pipeline) validateStages(data []byte) schema.Errors {
 		errs = append(errs, &schema.FieldError{Path: "train", Line: topKeyLine(data, "train"),
 			Msg: "training needs a noise model as the last corruption item (the data-fidelity term); add e.g. noise.gaussian"})
 	}
+	errs = append(errs, p.checkProblems()...)
 	if p.Evaluate != nil {
 		for _, s := range p.Evaluate.Metrics {
 			if s.Entry.New != nil && s.Entry.Kind != registry.KindMetric {

@@ -17,6 +17,8 @@ type SampleConfig struct {
 	Batch int               `yaml:"batch" default:"16" check:">=1" doc:"images per sampler call (results do not depend on it: each image has its own noise stream)"`
 	Prior PriorSampleConfig `yaml:"prior" doc:"unconditional samples from the learned prior (for FID/KID and the report)"`
 	DPS   DPSConfig         `yaml:"dps" doc:"diffusion posterior sampling (Chung et al. 2022) of the test observations with the learned prior; evaluated as the estimate dps"`
+	// Problems are further inverse problems solved with the same prior (sample_problems.go).
+	Problems []ProblemConfig `yaml:"problems,omitempty" doc:"further inverse problems solved by DPS with the learned prior (the paper's Table 2): each corrupts the first dps.images clean test images with its own corruption list and restores them with dps.steps steps; scored as the estimates input.<name> and dps.<name> (psnr.dps.<name> in metrics.json)"`
 }
 
 // PriorSampleConfig sets unconditional generation.
@@ -79,7 +81,13 @@ func runSample(ctx context.Context, r *Run) error {
 		}
 		r.Data.addEstimate("dps", x)
 	}
-	return writeSampleGrids(r)
+	if err := runProblems(ctx, r, ps); err != nil {
+		return err
+	}
+	if err := writeSampleGrids(r); err != nil {
+		return err
+	}
+	return writeProblemGrids(r)
 }
 
 // restoreSample reads a finished stage's images back on --resume, verified against their
@@ -104,7 +112,20 @@ func restoreSample(ctx context.Context, r *Run) error {
 	if dps != nil {
 		r.Data.addEstimate("dps", dps)
 	}
-	return nil
+	if len(c.Problems) == 0 {
+		return nil
+	}
+	// The problems' observations are drawn again from their seeds; their finished
+	// restorations are read back from sample/dps_<name>.npy by the sampling jobs.
+	be, err := r.Backend(ctx)
+	if err != nil {
+		return err
+	}
+	ps, err := methodPrior(be, r.P, r.Path(trainDir), c.Batch, r.Log)
+	if err != nil {
+		return err
+	}
+	return runProblems(ctx, r, ps)
 }
 
 // writeSampleGrids writes sample/prior.png (8 per row) and sample/dps.png (truth, observation,
