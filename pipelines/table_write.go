@@ -81,6 +81,16 @@ func WriteTable(ctx context.Context, dirs []string, out string, log *slog.Logger
 			"prior (the sample stage's settings); the observations row covers the same images.")
 		page.Table(restorationHeader(), dps)
 	}
+	if first.P.Sample != nil {
+		for _, pr := range first.P.Sample.Problems {
+			rows := restorationTable(runs, "dps."+pr.Name, "input."+pr.Name, "problem", source, corruptionKey(pr.Corruption), &csvRows, &cites)
+			if len(rows) > 1 {
+				page.H2(fmt.Sprintf("DPS on a further problem, %s (the paper's Table 2)", pr.Name))
+				page.P("The learned prior restores observations made from the clean test images by %s (sample.problems).", corruptionKey(pr.Corruption))
+				page.Table(restorationHeader(), rows)
+			}
+		}
+	}
 	if prior := priorTable(runs, &csvRows); len(prior) > 0 {
 		page.H2("Prior samples")
 		page.P("Unconditional samples of each learned prior against the clean training images (FID/KID on the project's MNIST " +
