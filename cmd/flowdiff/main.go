@@ -82,6 +82,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			reportCommand(),
 			compareCommand(),
 			tableCommand(),
+			resultsCommand(),
 			metricsCommand(),
 			bm3dCommand(),
 			estimateNoiseCommand(),
