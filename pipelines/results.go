@@ -41,6 +41,9 @@ type suiteRun struct {
 	Suite, Exp string
 	R          *tableRun // nil: pending
 	Why        string    // why it is pending
+	// P is the pipeline whose setting selects the paper's figures: the run's, or for a pending
+	// run its pipelines/paper file read as the suite's profile would be (nil if not found).
+	P *Pipeline
 	Calls      int       // lines of calls.tsv for it
 }
 
@@ -65,7 +68,10 @@ func readSuite(dir string) []*suiteRun {
 		} else if r, err := readTableRun(run); err != nil {
 			s.Why = "unreadable: " + firstLine(err.Error())
 		} else {
-			s.R = r
+			s.R, s.P = r, r.P
+		}
+		if s.P == nil {
+			s.P, _ = Load(e.Pipeline) // relative to the repository root, where flowdiff runs
 		}
 		out = append(out, s)
 	}
@@ -103,10 +109,6 @@ func WriteResults(ctx context.Context, suites []string, out string) error {
 			if !containsStr(exps, s.Exp) {
 				continue
 			}
-			if s.R == nil {
-				rows = append(rows, []string{s.Exp, s.Suite, "pending (" + s.Why + ")", "", "", "", "", "", ""})
-				continue
-			}
 			rows = append(rows, restorationRow(s, table, est, obs))
 		}
 		page.Table([]string{"experiment", "suite", "input PSNR", "paper input", "PSNR ↑", "SSIM ↑", "LPIPS ↓", "paper PSNR", "paper SSIM"}, rows)
@@ -131,17 +133,24 @@ func WriteResults(ctx context.Context, suites []string, out string) error {
 
 // restorationRow is one run's row of a restoration table.
 func restorationRow(s *suiteRun, table, est, obs string) []string {
-	r := s.R
-	src, ckey := r.P.Data.Source, corruptionKey(r.P.Corruption)
-	in := obs
-	if n, ok := r.M.Count["psnr."+est]; ok && n != r.M.Count["psnr."+obs] && r.M.Count[fmt.Sprintf("psnr.input_first%d", n)] > 0 {
-		in = fmt.Sprintf("input_first%d", n)
+	var src, ckey string
+	if s.P != nil && s.P.Data != nil {
+		src, ckey = s.P.Data.Source, corruptionKey(s.P.Corruption)
 	}
 	paper := func(method, metric, format string) string {
 		if f, ok := lookupPaper(src, ckey, table, method, metric); ok {
 			return fmt.Sprintf(format, f.Value)
 		}
 		return "–"
+	}
+	r := s.R
+	if r == nil {
+		return []string{s.Exp, s.Suite, "pending (" + s.Why + ")", paper("", "psnr", "%.2f"), "", "", "",
+			paper(DefaultMethod, "psnr", "%.2f"), paper(DefaultMethod, "ssim", "%.3f")}
+	}
+	in := obs
+	if n, ok := r.M.Count["psnr."+est]; ok && n != r.M.Count["psnr."+obs] && r.M.Count[fmt.Sprintf("psnr.input_first%d", n)] > 0 {
+		in = fmt.Sprintf("input_first%d", n)
 	}
 	if _, ok := r.M.Metrics["psnr."+est]; !ok {
 		return []string{s.Exp, s.Suite, cell(r.M, "psnr."+in), paper("", "psnr", "%.2f"), "not computed", "", "", "", ""}
@@ -160,16 +169,21 @@ func problemTable(page *report.Page, all []*suiteRun) {
 		if s.Exp != "cifar-dog" {
 			continue
 		}
-		if s.R == nil {
-			rows = append(rows, []string{"all", s.Suite, "pending (" + s.Why + ")", "", "", "", "", ""})
+		if s.P == nil || s.P.Sample == nil {
+			rows = append(rows, []string{"all", s.Suite, "", "pending (" + s.Why + ")", "", "", "", ""})
 			continue
 		}
-		for _, pr := range s.R.P.Sample.Problems {
-			m, key := s.R.M, corruptionKey(pr.Corruption)
+		for _, pr := range s.P.Sample.Problems {
+			key := corruptionKey(pr.Corruption)
 			paperIn := "–"
-			if f, ok := lookupPaper(s.R.P.Data.Source, key, "problem", "", "psnr"); ok {
+			if f, ok := lookupPaper(s.P.Data.Source, key, "problem", "", "psnr"); ok {
 				paperIn = fmt.Sprintf("%.2f", f.Value)
 			}
+			if s.R == nil {
+				rows = append(rows, []string{pr.Name, s.Suite, key, "pending (" + s.Why + ")", paperIn, "", "", ""})
+				continue
+			}
+			m := s.R.M
 			rows = append(rows, []string{pr.Name, s.Suite, key, cell(m, "psnr.input."+pr.Name), paperIn,
 				cell(m, "psnr.dps."+pr.Name), cell(m, "ssim.dps."+pr.Name), cell(m, "lpips.dps."+pr.Name)})
 		}
