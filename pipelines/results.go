@@ -43,8 +43,8 @@ type suiteRun struct {
 	Why        string    // why it is pending
 	// P is the pipeline whose setting selects the paper's figures: the run's, or for a pending
 	// run its pipelines/paper file read as the suite's profile would be (nil if not found).
-	P *Pipeline
-	Calls      int       // lines of calls.tsv for it
+	P     *Pipeline
+	Calls int // lines of calls.tsv for it
 }
 
 // readSuite reads every experiment of suite folder dir.
