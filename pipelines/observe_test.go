@@ -202,6 +202,10 @@ func TestObservationsNameTheMistake(t *testing.T) {
 		return fmt.Sprintf("version: 1\nname: x\ndata:\n  source: observations\n  path: %s\n%s  size: 16\n  train: 1\n  test: 1\n%scorruption:\n%s", path, refLine, data, corruption)
 	}
 	gauss := "  - op: noise.gaussian\n"
+	smallMask := filepath.Join(tmp, "mask8.npy")
+	if _, err := formats.Write(smallMask, &formats.Image{W: 8, H: 8, C: 1, N: 1, SourceType: dtype.Float32, Data: make([]float32, 64)}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"operator output shape", base(obs, "", "", "  - op: op.downsample\n    factor: 2\n"+gauss),
 			"maps a 16x16 clean image to 8x8 observations"},
@@ -213,6 +217,8 @@ func TestObservationsNameTheMistake(t *testing.T) {
 		{"unknown extension", base(filepath.Join(tmp, "notes.txt"), "", "", gauss), `extension ".txt" unknown`},
 		{"size differs", base(obs, "", "", gauss), "data.path: img00.tif: 16x16"}, // data.size set to 8 below
 		{"float files by range", base(writeFloat(t, tmp), "", "", gauss), "float32 has no fixed range"},
+		{"mask of another size", base(obs, "", "", "  - op: mask.file\n    path: "+smallMask+"\n"+gauss),
+			"mask file " + smallMask + " is 8x8 (width x height) but the images (img00.tif) are 16x16: the mask must have the observations' size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			os.WriteFile(filepath.Join(tmp, "notes.txt"), []byte("x"), 0o644)
