@@ -16,10 +16,11 @@ func priorCheck(page *report.Page, all []*suiteRun, base string) {
 	page.H2("Is the learned prior clean?")
 	page.P("FID and KID of the prior samples and of the observations against the clean images (evaluate's reference set: the " +
 		"clean training images), lower is better; a clean prior scores below the observations. MNIST uses the features of " +
-		"the project's MNIST classifier (metric.fid_mnist_classifier: a small MLP, so the values compare only with each other). " +
-		"For CIFAR-10 dogs and tubulin the plan is ImageNet features the project already has, the SqueezeNet-1.1 trunk " +
-		"inside the LPIPS weights; Inception-v3 (the FID of Heusel et al.) is not used because its weights are not part of " +
-		"the project and nothing may be fetched at run time. That metric is not implemented yet: those rows are pending.")
+		"the project's MNIST classifier (metric.fid_mnist_classifier: a small MLP). CIFAR-10 dogs and tubulin use ImageNet " +
+		"features the project already has: the SqueezeNet-1.1 trunk inside the LPIPS weights (metric.fid_squeezenet, the " +
+		"spatial mean of its last tap, 512 features). Inception-v3, the network of the published FIDs, is not used: its " +
+		"weights are not part of the project and nothing is fetched at run time. Either way the values compare only with " +
+		"each other, at equal set sizes, never with published FIDs.")
 	var rows [][]string
 	for _, s := range all {
 		if s.R == nil {
@@ -27,11 +28,21 @@ func priorCheck(page *report.Page, all []*suiteRun, base string) {
 			continue
 		}
 		m := s.R.M
-		if _, ok := m.Metrics["fid_mnist_classifier.prior"]; !ok {
+		feat, label := "fid_mnist_classifier", "MNIST classifier"
+		if _, ok := m.Metrics[feat+".prior"]; !ok {
+			feat, label = "fid_squeezenet", "SqueezeNet-1.1 (LPIPS trunk)"
+		}
+		kid := "kid" + strings.TrimPrefix(feat, "fid")
+		if _, ok := m.Metrics[feat+".prior"]; !ok {
 			if s.R.P.Sample != nil && s.R.P.Sample.Prior.N > 0 {
-				rows = append(rows, []string{s.Exp, s.Suite, "SqueezeNet-1.1 (LPIPS trunk)", "pending: metric not implemented", "", "", "", "",
+				rows = append(rows, []string{s.Exp, s.Suite, "–", "not computed (evaluate lists no FID of these images)", "", "", "", "",
 					link(base, s.R.Dir, sampleDir, "prior.png"), ""})
 			}
+			continue
+		}
+		if feat == "fid_squeezenet" {
+			rows = append(rows, []string{s.Exp, s.Suite, label, cell(m, feat+".prior"), cell(m, feat+".input"), cell(m, kid+".prior"),
+				cell(m, kid+".input"), strconv.Itoa(m.Count[feat+".prior"]), link(base, s.R.Dir, sampleDir, "prior.png"), "–"})
 			continue
 		}
 		frac, n, ok := confidentFraction(filepath.Join(s.R.Dir, sampleDir, "prior.npy"), false)
@@ -42,8 +53,8 @@ func priorCheck(page *report.Page, all []*suiteRun, base string) {
 			}
 			return fmt.Sprintf("%.1f%% of %d", 100*f, n)
 		}
-		rows = append(rows, []string{s.Exp, s.Suite, "MNIST classifier", cell(m, "fid_mnist_classifier.prior"), cell(m, "fid_mnist_classifier.input"),
-			cell(m, "kid_mnist_classifier.prior"), cell(m, "kid_mnist_classifier.input"), strconv.Itoa(m.Count["fid_mnist_classifier.prior"]),
+		rows = append(rows, []string{s.Exp, s.Suite, label, cell(m, feat+".prior"), cell(m, feat+".input"),
+			cell(m, kid+".prior"), cell(m, kid+".input"), strconv.Itoa(m.Count[feat+".prior"]),
 			link(base, s.R.Dir, sampleDir, "prior.png"), share(frac, n, ok) + " (clean test: " + share(cfrac, cn, cok) + ")"})
 	}
 	page.Table([]string{"experiment", "suite", "features", "FID prior", "FID observations", "KID prior", "KID observations", "samples", "grid",
