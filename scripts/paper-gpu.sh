@@ -106,5 +106,5 @@ for e in "${experiments[@]}"; do
 	done
 done
 
-"$fd" results "$out" --out "$out/results.md"
+(cd "$root" && "$fd" results "$out" --out "$out/results.md")
 echo "$out"

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/part"
@@ -57,28 +58,45 @@ func (m *LPIPS) SqueezeFeatures(ctx context.Context, b *batch.Batch) ([][]float6
 
 // SqueezeFID is metric.fid_squeezenet; SqueezeKID is metric.kid_squeezenet.
 type (
-	SqueezeFID struct{ m *LPIPS }
-	SqueezeKID struct{ m *LPIPS }
+	SqueezeFID struct{ f *squeezeFeaturizer }
+	SqueezeKID struct{ f *squeezeFeaturizer }
 )
 
-func squeezeSetFeatures(ctx context.Context, m *LPIPS, id string, ref, img *batch.Batch) ([][]float64, [][]float64, error) {
+// squeezeFeaturizer computes set features, keeping those of the last reference set: a run
+// compares every estimate with the same reference batch (thousands of images), whose
+// features are then computed once. The cache is keyed on the batch's identity and contents
+// length, so a caller must not change a reference batch in place between calls.
+type squeezeFeaturizer struct {
+	m       *LPIPS
+	mu      sync.Mutex
+	ref     *batch.Batch
+	refLen  int
+	refFeat [][]float64
+}
+
+func (s *squeezeFeaturizer) sets(ctx context.Context, id string, ref, img *batch.Batch) ([][]float64, [][]float64, error) {
 	if err := checkSets(id, ref, img, fidMinSet); err != nil {
 		return nil, nil, err
 	}
-	if err := m.net.checkInputSize(img.H, img.W); err != nil {
+	if err := s.m.net.checkInputSize(img.H, img.W); err != nil {
 		return nil, nil, &UnavailableError{ID: id, Reason: err.Error()}
 	}
-	fr, err := m.SqueezeFeatures(ctx, ref)
-	if err != nil {
-		return nil, nil, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ref != ref || s.refLen != len(ref.Data) {
+		fr, err := s.m.SqueezeFeatures(ctx, ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.ref, s.refLen, s.refFeat = ref, len(ref.Data), fr
 	}
-	fg, err := m.SqueezeFeatures(ctx, img)
-	return fr, fg, err
+	fg, err := s.m.SqueezeFeatures(ctx, img)
+	return s.refFeat, fg, err
 }
 
 // CompareSets implements SetMetric.
 func (s SqueezeFID) CompareSets(ctx context.Context, ref, img *batch.Batch) (float64, error) {
-	fr, fg, err := squeezeSetFeatures(ctx, s.m, "metric.fid_squeezenet", ref, img)
+	fr, fg, err := s.f.sets(ctx, "metric.fid_squeezenet", ref, img)
 	if err != nil {
 		return 0, err
 	}
@@ -87,7 +105,7 @@ func (s SqueezeFID) CompareSets(ctx context.Context, ref, img *batch.Batch) (flo
 
 // CompareSets implements SetMetric.
 func (s SqueezeKID) CompareSets(ctx context.Context, ref, img *batch.Batch) (float64, error) {
-	fr, fg, err := squeezeSetFeatures(ctx, s.m, "metric.kid_squeezenet", ref, img)
+	fr, fg, err := s.f.sets(ctx, "metric.kid_squeezenet", ref, img)
 	if err != nil {
 		return 0, err
 	}
@@ -124,7 +142,7 @@ func init() {
 		Config:  func() any { return &LPIPSConfig{} },
 		New: func(_ context.Context, c any) (any, error) {
 			m, err := load("metric.fid_squeezenet", c)
-			return SqueezeFID{m}, err
+			return SqueezeFID{&squeezeFeaturizer{m: m}}, err
 		},
 	})
 	registry.Register(registry.Entry{
@@ -133,7 +151,7 @@ func init() {
 		Config:  func() any { return &LPIPSConfig{} },
 		New: func(_ context.Context, c any) (any, error) {
 			m, err := load("metric.kid_squeezenet", c)
-			return SqueezeKID{m}, err
+			return SqueezeKID{&squeezeFeaturizer{m: m}}, err
 		},
 	})
 }

@@ -19,7 +19,7 @@ func TestSqueezeFIDKID(t *testing.T) {
 	ctx := context.Background()
 	clean := mnistHeldOut(t, 400)
 	a, b := clean.Slice(0, 200), clean.Slice(200, 400)
-	fid, kid := SqueezeFID{m}, SqueezeKID{m}
+	fid, kid := SqueezeFID{&squeezeFeaturizer{m: m}}, SqueezeKID{&squeezeFeaturizer{m: m}}
 	self, err := fid.CompareSets(ctx, a, a)
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +27,10 @@ func TestSqueezeFIDKID(t *testing.T) {
 	f1, _ := fid.CompareSets(ctx, a, noisy(b, 0.1, 3))
 	f3, _ := fid.CompareSets(ctx, a, noisy(b, 0.3, 3))
 	t.Logf("FID self %.3g, sigma 0.1 %.4g, sigma 0.3 %.4g", self, f1, f3)
+	// The reference features are cached after the first call: a fresh metric agrees exactly.
+	if fresh, _ := (SqueezeFID{&squeezeFeaturizer{m: m}}).CompareSets(ctx, a, noisy(b, 0.3, 3)); fresh != f3 {
+		t.Errorf("FID with cached reference features %v, fresh %v", f3, fresh)
+	}
 	if math.Abs(self) > 1e-6*f3 || !(f1 < f3) {
 		t.Errorf("FID: self %v (want 0), sigma 0.1 %v < sigma 0.3 %v expected", self, f1, f3)
 	}
