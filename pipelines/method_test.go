@@ -149,6 +149,11 @@ func TestBaselinesTrainOnWhatTheyClaim(t *testing.T) {
 	if _, err := naiveObjective(r); err == nil || !strings.Contains(err.Error(), "shaped like the images") {
 		t.Errorf("naive with 14x14 observations of 28x28 images: err = %v", err)
 	}
+	// Observations without clean images: the images' shape is the data section's (Data.Clean).
+	r.Data.Train, r.Data.Clean = nil, batch.Shape{N: 1, H: 28, W: 28, C: 1}
+	if _, err := naiveObjective(r); err == nil || !strings.Contains(err.Error(), "shaped like the images") {
+		t.Errorf("naive with 14x14 observations for 28x28 images, no clean images: err = %v", err)
+	}
 }
 
 // TestMethodNames checks the registry of methods: sorted, the default among them, and every
