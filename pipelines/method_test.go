@@ -47,6 +47,16 @@ func TestMethodValidation(t *testing.T) {
 			[]string{"corruption", "op.downsample changes the images' shape"}},
 		{"naive with downsampling", methodPipeline("  - op: op.downsample\n"+gaussianItem, "method: naive\n"),
 			[]string{"corruption", "naive", "op.downsample"}},
+		{"bm3d on Gaussian denoising", methodPipeline(gaussianItem, "method: bm3d\n"), nil},
+		{"bm3d with sigma auto, estimated from the data", methodPipeline("  - op: noise.gaussian\n    sigma: auto\n", "method: bm3d\n"), nil},
+		{"bm3d with a blur", methodPipeline("  - op: blur.gaussian\n"+gaussianItem, "method: bm3d\n"),
+			[]string{"corruption", "method bm3d", "additive white Gaussian noise", "blur.gaussian"}},
+		{"bm3d with a mask", methodPipeline("  - op: mask.random\n    fraction: 0.3\n"+gaussianItem, "method: bm3d\n"),
+			[]string{"corruption", "noise.gaussian alone", "mask.random"}},
+		{"bm3d with Poisson noise", methodPipeline("  - op: noise.poisson\n", "method: bm3d\n"),
+			[]string{"corruption", "method bm3d", "noise.poisson"}},
+		{"bm3d with sigma auto and no data", "version: 1\nname: m\ncorruption:\n  - op: noise.gaussian\n    sigma: auto\ntrain: {steps: 2}\nmethod: bm3d\n",
+			[]string{"sigma", "add a data section"}},
 		{"a baseline without train", "version: 1\nname: m\ndata: {source: mnist, train: 8, test: 4}\ncorruption:\n" + gaussianItem + "method: naive\n",
 			[]string{"method", "add a train section"}},
 	} {
@@ -160,7 +170,7 @@ func TestBaselinesTrainOnWhatTheyClaim(t *testing.T) {
 // method states whether it uses clean data (only the oracle does).
 func TestMethodNames(t *testing.T) {
 	names := MethodNames()
-	want := []string{"ambient_diffusion", "clean_prior", "flowdiff", "naive", "sure_score"}
+	want := []string{"ambient_diffusion", "bm3d", "clean_prior", "flowdiff", "naive", "sure_score"}
 	for _, w := range want {
 		m, err := LookupMethod(w)
 		if err != nil {
