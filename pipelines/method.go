@@ -122,6 +122,7 @@ func (p *Pipeline) checkMethod() []schema.Problem {
 	}{
 		{p.Train.SURE != nil, "train.sure_score", "sure_score"},
 		{p.Train.Ambient != nil, "train.ambient_diffusion", "ambient_diffusion"},
+		{p.Train.AmbientFlow != nil, "train.ambientflow", "ambientflow"},
 		{p.Train.Reset.FlowSteps > 0 || p.Train.Reset.DiffusionSteps > 0, "train.reset", DefaultMethod},
 	}
 	for _, o := range owned {

@@ -57,6 +57,17 @@ func TestMethodValidation(t *testing.T) {
 			[]string{"corruption", "method bm3d", "noise.poisson"}},
 		{"bm3d with sigma auto and no data", "version: 1\nname: m\ncorruption:\n  - op: noise.gaussian\n    sigma: auto\ntrain: {steps: 2}\nmethod: bm3d\n",
 			[]string{"sigma", "add a data section"}},
+		{"ambientflow on Gaussian denoising", methodPipeline(gaussianItem, "method: ambientflow\n"), nil},
+		{"ambientflow on a blur", methodPipeline("  - op: blur.gaussian\n"+gaussianItem, "method: ambientflow\n"), nil},
+		{"ambientflow without a noise model", methodPipeline("  - op: blur.gaussian\n", "method: ambientflow\n"),
+			[]string{"corruption", "method ambientflow", "add a noise model"}},
+		{"ambientflow with a random mask", methodPipeline("  - op: mask.random\n    fraction: 0.3\n"+gaussianItem, "method: ambientflow\n"),
+			[]string{"corruption", "mask.random draws a mask per image"}},
+		{"ambientflow with downsampling", methodPipeline("  - op: op.downsample\n"+gaussianItem, "method: ambientflow\n"),
+			[]string{"corruption", "op.downsample changes the images' shape"}},
+		{"ambientflow with a prior that does not split", "version: 1\nname: m\ndata: {source: mnist, train: 8, test: 4}\ncorruption:\n" + gaussianItem +
+			"train: {steps: 2, ambientflow: {prior: {split: false}}}\nmethod: ambientflow\n",
+			[]string{"train.ambientflow.prior", "split: true"}},
 		{"a baseline without train", "version: 1\nname: m\ndata: {source: mnist, train: 8, test: 4}\ncorruption:\n" + gaussianItem + "method: naive\n",
 			[]string{"method", "add a train section"}},
 	} {
@@ -95,6 +106,8 @@ func TestMethodOptionsBelongToTheirMethod(t *testing.T) {
 		{"train: {steps: 2, sure_score: {probe: sobol}}\n", "sure_score", "must be one of gaussian, rademacher"},
 		{"train: {steps: 2, priors: [{op: prior.tv, weight: 0.1}]}\n", "naive", "method naive trains no flow"},
 		{"train: {steps: 2, ambient_diffusion: {p_mean: 0}}\n", "ambient_diffusion", ""},
+		{"train: {steps: 2, ambientflow: {lambda: 0.5}}\n", "flowdiff", "train.ambientflow configures method ambientflow"},
+		{"train: {steps: 2, ambientflow: {lambda: 0.5}}\n", "ambientflow", ""},
 	} {
 		got, err := Parse("p.yaml", []byte(p+tc.train+"method: "+tc.method+"\n"))
 		switch {
@@ -106,6 +119,10 @@ func TestMethodOptionsBelongToTheirMethod(t *testing.T) {
 			c := sureConfig(got.Train)
 			if c.Probe != "rademacher" || c.Epsilon != 0.001 || c.DSMWeight != 1 {
 				t.Errorf("train.sure_score read as %+v, want probe rademacher and the defaults", c)
+			}
+		case tc.want == "" && tc.method == "ambientflow":
+			if c := ambientFlowConfig(got.Train); c.Lambda != 0.5 || c.Samples != 2 || c.PriorLR != 0.001 || !c.Prior.Split || c.Prior.Levels != 2 {
+				t.Errorf("train.ambientflow read as %+v, want lambda 0.5 and the defaults", c)
 			}
 		case tc.want == "" && tc.method == "ambient_diffusion":
 			// An explicit 0 stays 0; absent keys take their defaults.
@@ -170,7 +187,7 @@ func TestBaselinesTrainOnWhatTheyClaim(t *testing.T) {
 // method states whether it uses clean data (only the oracle does).
 func TestMethodNames(t *testing.T) {
 	names := MethodNames()
-	want := []string{"ambient_diffusion", "bm3d", "clean_prior", "flowdiff", "naive", "sure_score"}
+	want := []string{"ambient_diffusion", "ambientflow", "bm3d", "clean_prior", "flowdiff", "naive", "sure_score"}
 	for _, w := range want {
 		m, err := LookupMethod(w)
 		if err != nil {
