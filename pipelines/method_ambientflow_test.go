@@ -8,22 +8,26 @@ import (
 	"testing"
 )
 
-// TestAmbientFlowRuns runs method: ambientflow end to end at toy size (MNIST, sigma 0.2, tiny
-// flows, 4 steps): the flow's posterior mean is scored as the amortized estimate, the Glow's
+// TestAmbientFlowRuns runs method: ambientflow end to end at toy size (MNIST, sigma 0.2 alone
+// and after a Gaussian blur, tiny flows, 4 steps): the flow's posterior mean is scored as the amortized estimate, the Glow's
 // prior samples are written, and no DPS restorations are drawn (the method has none).
 func TestAmbientFlowRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains two tiny flows")
 	}
+	for _, corruption := range []string{gaussianItem, "  - op: blur.gaussian\n" + gaussianItem} {
+		t.Run(strings.Fields(corruption)[2], func(t *testing.T) { ambientFlowRun(t, corruption) })
+	}
+}
+
+func ambientFlowRun(t *testing.T, corruption string) {
 	text := `version: 1
 name: af
 seed: 2
 method: ambientflow
 data: {source: mnist, train: 16, test: 4}
 corruption:
-  - op: noise.gaussian
-    sigma: 0.2
-train:
+` + corruption + `train:
   batch: 4
   steps: 4
   checkpoint_every: 2

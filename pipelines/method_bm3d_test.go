@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flowdiff/flowdiff-go/core/batch"
 )
 
 // TestBM3DMethodRestores runs method: bm3d from a pipeline that differs from a FlowDiff one in
@@ -70,5 +72,19 @@ report: {grid: 2}
 	// flowdiff sample refuses it with the reason.
 	if _, err := (bm3dMethod{}).Prior(nil, p, "", 1, nil); err == nil || !strings.Contains(err.Error(), "no prior") {
 		t.Errorf("bm3d's prior: err = %v", err)
+	}
+}
+
+// TestBM3DRefusesUnestimatedSigma checks the train stage's guard: a sigma written auto that
+// no data stage estimated is refused with the field's path, before any noise model is built.
+func TestBM3DRefusesUnestimatedSigma(t *testing.T) {
+	p, err := Parse("p.yaml", []byte(methodPipeline("  - op: noise.gaussian\n    sigma: auto\n", "method: bm3d\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Run{P: p, Data: &StageData{TestObs: batch.New(2, 28, 28, 1)}}
+	err = (bm3dMethod{}).Train(context.Background(), r)
+	if err == nil || !strings.Contains(err.Error(), "corruption[0].sigma is auto and was not estimated") {
+		t.Errorf("bm3d with an unestimated sigma: err = %v", err)
 	}
 }
