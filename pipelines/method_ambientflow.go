@@ -114,6 +114,9 @@ func (ambientFlow) Train(ctx context.Context, r *Run) error {
 	if err := tr.Run(ctx, dir); err != nil {
 		return err
 	}
+	if err := ambientflow.PlotCurve(dir); err != nil {
+		r.Log.Warn("training curve not plotted", "err", err)
+	}
 	if r.Data.TestObs == nil {
 		return nil
 	}

@@ -57,7 +57,7 @@ report: {grid: 2}
 	if _, ok := m.Metrics["psnr.dps"]; ok {
 		t.Error("metrics.json has psnr.dps, but AmbientFlow has no DPS")
 	}
-	for f, want := range map[string]bool{"train/posterior_std.npy": true, "train/losses.csv": true, "sample/prior.npy": true, "sample/dps.npy": false} {
+	for f, want := range map[string]bool{"train/posterior_std.npy": true, "train/losses.csv": true, "train/losses.png": true, "sample/prior.npy": true, "sample/dps.npy": false} {
 		if _, err := os.Stat(filepath.Join(dir, f)); (err == nil) != want {
 			t.Errorf("%s present: %v, want %v", f, err == nil, want)
 		}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
+	"github.com/flowdiff/flowdiff-go/core/report"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )
 
@@ -59,4 +61,28 @@ func (c *curve) save() error {
 		cw.WriteAll(c.rows)
 		return cw.Error()
 	})
+}
+
+// PlotCurve draws dir/losses.csv into dir/losses.png: the loss and its three parts against the
+// step (the gradient norms and the learning-rate factor are in the CSV only).
+func PlotCurve(dir string) error {
+	c, err := openCurve(dir, math.MaxInt)
+	if err != nil {
+		return err
+	}
+	if len(c.rows) == 0 {
+		return fmt.Errorf("training curve: %s has no rows", c.path)
+	}
+	series := make([]report.Series, 4) // loss, neg_logdet, data_nll, prior_nll
+	for j := range series {
+		series[j].Name = Terms[j]
+		for _, r := range c.rows {
+			x, err1 := strconv.ParseFloat(r[0], 64)
+			y, err2 := strconv.ParseFloat(r[j+1], 64)
+			if err1 == nil && err2 == nil {
+				series[j].X, series[j].Y = append(series[j].X, x), append(series[j].Y, y)
+			}
+		}
+	}
+	return report.WritePlotPNG(filepath.Join(dir, "losses.png"), "AmbientFlow losses per pixel (nats) vs step", series, false)
 }
