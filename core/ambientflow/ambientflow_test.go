@@ -159,3 +159,45 @@ func TestGlowPriorIsANormalizedDensity(t *testing.T) {
 		}
 	}
 }
+
+// TestPriorTermReachesThePosterior checks that -log p_θ(x) of the posterior samples is not
+// detached: its gradient with respect to the posterior network's weights is non-zero (at
+// initialization the prior is N(0, I) on x - 1/2, whose score -(x - 1/2) is non-zero), and it
+// has a gradient with respect to the prior's weights too.
+func TestPriorTermReachesThePosterior(t *testing.T) {
+	be, err := backends.NewWithConfig(nn.PortableBackendConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	obs := noisy(rng, bars(rng, 4), 0.2)
+	tr, err := New(be, toyProblem(t, obs, 1), 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := mlctx.ExecOnce(be, tr.ctx, func(ctx *mlctx.Context, y, eps *graph.Node) *graph.Node {
+		_, _, priorNLL := tr.losses(ctx, y, eps)
+		norm := func(scope string) *graph.Node {
+			vars := train.Adam{Scope: scope}.Trainable(ctx, y.Graph())
+			nodes := make([]*graph.Node, len(vars))
+			for i, v := range vars {
+				nodes[i] = v.ValueGraph(y.Graph())
+			}
+			sum := graph.ScalarZero(y.Graph(), y.DType())
+			for _, g := range graph.Gradient(priorNLL, nodes...) {
+				sum = graph.Add(sum, graph.ReduceAllSum(graph.Square(g)))
+			}
+			return sum
+		}
+		return graph.Concatenate([]*graph.Node{graph.Reshape(norm("/"+PostScope), 1), graph.Reshape(norm("/"+PriorScope), 1)}, 0)
+	}, gather(obs, []int{0, 1, 2, 3}), normal(rng, 8, 8, 8, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := tensors.MustCopyFlatData[float32](out)
+	post, prior := v[0], v[1]
+	t.Logf("squared gradient norms of -log p(x) of the posterior samples: posterior %.3g, prior %.3g", post, prior)
+	if !(post > 1e-8) || !(prior > 1e-8) {
+		t.Errorf("the prior term's gradient: %g in the posterior's weights, %g in the prior's; want both > 1e-8", post, prior)
+	}
+}
