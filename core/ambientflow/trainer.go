@@ -181,7 +181,7 @@ func (t *Trainer) Step(step int, lrFactor float64) ([]float64, error) {
 	for i, o := range out {
 		vals[i] = float64(tensors.ToScalar[float32](o))
 		if math.IsNaN(vals[i]) || math.IsInf(vals[i], 0) {
-			return nil, fmt.Errorf("non-finite %s = %v: lower train.ambientflow's learning rates or raise lambda's stability with a smaller value", Terms[i], vals[i])
+			return nil, fmt.Errorf("non-finite %s = %v: lower train.ambientflow's prior_lr and posterior_lr (or lambda), or a lower train.clip", Terms[i], vals[i])
 		}
 	}
 	return vals, nil
