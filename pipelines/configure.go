@@ -129,6 +129,7 @@ func (p *Pipeline) specs() []*registry.Spec {
 			out = append(out, &p.Train.Priors[i].Spec)
 		}
 	}
+	out = append(out, p.problemSpecs()...)
 	if p.Evaluate != nil {
 		for i := range p.Evaluate.Metrics {
 			out = append(out, &p.Evaluate.Metrics[i])

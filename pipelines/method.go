@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx/gomlx/backends"
 
+	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
 )
@@ -49,6 +50,17 @@ type Method interface {
 	// Prior returns the sampler of the learned prior of the finished training folder dir of a
 	// run of p, for the sample stage and `flowdiff sample`.
 	Prior(be backends.Backend, p *Pipeline, dir string, batch int, log *slog.Logger) (*priorSampler, error)
+}
+
+// sampleAbility is the optional ability of a method whose prior is no DDPM, or that has none
+// (bm3d, ambientflow): the sample stage asks it for the prior samples and draws no DPS
+// restorations, logging why.
+type sampleAbility interface {
+	// SamplePrior draws n samples of the prior the run of r trained, or returns nil when the
+	// method has no prior.
+	SamplePrior(ctx context.Context, r *Run, n int) (*batch.Batch, error)
+	// NoDPS says why the method has no DPS restorations.
+	NoDPS() string
 }
 
 var methods = map[string]Method{}
@@ -99,7 +111,7 @@ func (p *Pipeline) checkMethod() []schema.Problem {
 	}
 	if p.Train == nil {
 		if m.Name() != DefaultMethod {
-			return []schema.Problem{{Field: "method", Msg: fmt.Sprintf("method %s trains in the train stage: add a train section", m.Name())}}
+			return []schema.Problem{{Field: "method", Msg: fmt.Sprintf("method %s trains (or restores) in the train stage: add a train section", m.Name())}}
 		}
 		return nil
 	}
@@ -110,6 +122,7 @@ func (p *Pipeline) checkMethod() []schema.Problem {
 	}{
 		{p.Train.SURE != nil, "train.sure_score", "sure_score"},
 		{p.Train.Ambient != nil, "train.ambient_diffusion", "ambient_diffusion"},
+		{p.Train.AmbientFlow != nil, "train.ambientflow", "ambientflow"},
 		{p.Train.Reset.FlowSteps > 0 || p.Train.Reset.DiffusionSteps > 0, "train.reset", DefaultMethod},
 	}
 	for _, o := range owned {

@@ -50,10 +50,13 @@ func schedule(cfg train.Config) (*diffusion.Schedule, error) {
 // imageShaped returns an error unless the observations have the clean images' shape (methods
 // that take observations for images need it).
 func imageShaped(r *Run, obs *batch.Batch, method string) error {
-	if r.Data.Train == nil {
-		return nil // no clean images to compare with (observations only): U-Net sizes decide
+	c := r.Data.Clean // the images' shape, also for source: observations
+	if c.H == 0 && r.Data.Train != nil {
+		c = r.Data.Train.Images.Shape
 	}
-	c := r.Data.Train.Images.Shape
+	if c.H == 0 {
+		return nil // the U-Net's sizes decide
+	}
 	if obs.H != c.H || obs.W != c.W || obs.C != c.C {
 		return fmt.Errorf("method %s needs observations shaped like the images (%dx%dx%d), the corruption gives %dx%dx%d: use method flowdiff",
 			method, c.H, c.W, c.C, obs.H, obs.W, obs.C)

@@ -47,6 +47,27 @@ func TestMethodValidation(t *testing.T) {
 			[]string{"corruption", "op.downsample changes the images' shape"}},
 		{"naive with downsampling", methodPipeline("  - op: op.downsample\n"+gaussianItem, "method: naive\n"),
 			[]string{"corruption", "naive", "op.downsample"}},
+		{"bm3d on Gaussian denoising", methodPipeline(gaussianItem, "method: bm3d\n"), nil},
+		{"bm3d with sigma auto, estimated from the data", methodPipeline("  - op: noise.gaussian\n    sigma: auto\n", "method: bm3d\n"), nil},
+		{"bm3d with a blur", methodPipeline("  - op: blur.gaussian\n"+gaussianItem, "method: bm3d\n"),
+			[]string{"corruption", "method bm3d", "additive white Gaussian noise", "blur.gaussian"}},
+		{"bm3d with a mask", methodPipeline("  - op: mask.random\n    fraction: 0.3\n"+gaussianItem, "method: bm3d\n"),
+			[]string{"corruption", "noise.gaussian alone", "mask.random"}},
+		{"bm3d with Poisson noise", methodPipeline("  - op: noise.poisson\n", "method: bm3d\n"),
+			[]string{"corruption", "method bm3d", "noise.poisson"}},
+		{"bm3d with sigma auto and no data", "version: 1\nname: m\ncorruption:\n  - op: noise.gaussian\n    sigma: auto\ntrain: {steps: 2}\nmethod: bm3d\n",
+			[]string{"sigma", "add a data section"}},
+		{"ambientflow on Gaussian denoising", methodPipeline(gaussianItem, "method: ambientflow\n"), nil},
+		{"ambientflow on a blur", methodPipeline("  - op: blur.gaussian\n"+gaussianItem, "method: ambientflow\n"), nil},
+		{"ambientflow without a noise model", methodPipeline("  - op: blur.gaussian\n", "method: ambientflow\n"),
+			[]string{"corruption", "method ambientflow", "add a noise model"}},
+		{"ambientflow with a random mask", methodPipeline("  - op: mask.random\n    fraction: 0.3\n"+gaussianItem, "method: ambientflow\n"),
+			[]string{"corruption", "mask.random draws a mask per image"}},
+		{"ambientflow with downsampling", methodPipeline("  - op: op.downsample\n"+gaussianItem, "method: ambientflow\n"),
+			[]string{"corruption", "op.downsample changes the images' shape"}},
+		{"ambientflow with a prior that does not split", "version: 1\nname: m\ndata: {source: mnist, train: 8, test: 4}\ncorruption:\n" + gaussianItem +
+			"train: {steps: 2, ambientflow: {prior: {split: false}}}\nmethod: ambientflow\n",
+			[]string{"train.ambientflow.prior", "split: true"}},
 		{"a baseline without train", "version: 1\nname: m\ndata: {source: mnist, train: 8, test: 4}\ncorruption:\n" + gaussianItem + "method: naive\n",
 			[]string{"method", "add a train section"}},
 	} {
@@ -85,6 +106,8 @@ func TestMethodOptionsBelongToTheirMethod(t *testing.T) {
 		{"train: {steps: 2, sure_score: {probe: sobol}}\n", "sure_score", "must be one of gaussian, rademacher"},
 		{"train: {steps: 2, priors: [{op: prior.tv, weight: 0.1}]}\n", "naive", "method naive trains no flow"},
 		{"train: {steps: 2, ambient_diffusion: {p_mean: 0}}\n", "ambient_diffusion", ""},
+		{"train: {steps: 2, ambientflow: {lambda: 0.5}}\n", "flowdiff", "train.ambientflow configures method ambientflow"},
+		{"train: {steps: 2, ambientflow: {lambda: 0.5}}\n", "ambientflow", ""},
 	} {
 		got, err := Parse("p.yaml", []byte(p+tc.train+"method: "+tc.method+"\n"))
 		switch {
@@ -96,6 +119,10 @@ func TestMethodOptionsBelongToTheirMethod(t *testing.T) {
 			c := sureConfig(got.Train)
 			if c.Probe != "rademacher" || c.Epsilon != 0.001 || c.DSMWeight != 1 {
 				t.Errorf("train.sure_score read as %+v, want probe rademacher and the defaults", c)
+			}
+		case tc.want == "" && tc.method == "ambientflow":
+			if c := ambientFlowConfig(got.Train); c.Lambda != 0.5 || c.Samples != 2 || c.PriorLR != 0.001 || !c.Prior.Split || c.Prior.Levels != 2 {
+				t.Errorf("train.ambientflow read as %+v, want lambda 0.5 and the defaults", c)
 			}
 		case tc.want == "" && tc.method == "ambient_diffusion":
 			// An explicit 0 stays 0; absent keys take their defaults.
@@ -149,13 +176,18 @@ func TestBaselinesTrainOnWhatTheyClaim(t *testing.T) {
 	if _, err := naiveObjective(r); err == nil || !strings.Contains(err.Error(), "shaped like the images") {
 		t.Errorf("naive with 14x14 observations of 28x28 images: err = %v", err)
 	}
+	// Observations without clean images: the images' shape is the data section's (Data.Clean).
+	r.Data.Train, r.Data.Clean = nil, batch.Shape{N: 1, H: 28, W: 28, C: 1}
+	if _, err := naiveObjective(r); err == nil || !strings.Contains(err.Error(), "shaped like the images") {
+		t.Errorf("naive with 14x14 observations for 28x28 images, no clean images: err = %v", err)
+	}
 }
 
 // TestMethodNames checks the registry of methods: sorted, the default among them, and every
 // method states whether it uses clean data (only the oracle does).
 func TestMethodNames(t *testing.T) {
 	names := MethodNames()
-	want := []string{"ambient_diffusion", "clean_prior", "flowdiff", "naive", "sure_score"}
+	want := []string{"ambient_diffusion", "ambientflow", "bm3d", "clean_prior", "flowdiff", "naive", "sure_score"}
 	for _, w := range want {
 		m, err := LookupMethod(w)
 		if err != nil {

@@ -202,6 +202,10 @@ func TestObservationsNameTheMistake(t *testing.T) {
 		return fmt.Sprintf("version: 1\nname: x\ndata:\n  source: observations\n  path: %s\n%s  size: 16\n  train: 1\n  test: 1\n%scorruption:\n%s", path, refLine, data, corruption)
 	}
 	gauss := "  - op: noise.gaussian\n"
+	smallMask := filepath.Join(tmp, "mask8.npy")
+	if _, err := formats.Write(smallMask, &formats.Image{W: 8, H: 8, C: 1, N: 1, SourceType: dtype.Float32, Data: make([]float32, 64)}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"operator output shape", base(obs, "", "", "  - op: op.downsample\n    factor: 2\n"+gauss),
 			"maps a 16x16 clean image to 8x8 observations"},
@@ -213,6 +217,8 @@ func TestObservationsNameTheMistake(t *testing.T) {
 		{"unknown extension", base(filepath.Join(tmp, "notes.txt"), "", "", gauss), `extension ".txt" unknown`},
 		{"size differs", base(obs, "", "", gauss), "data.path: img00.tif: 16x16"}, // data.size set to 8 below
 		{"float files by range", base(writeFloat(t, tmp), "", "", gauss), "float32 has no fixed range"},
+		{"mask of another size", base(obs, "", "", "  - op: mask.file\n    path: "+smallMask+"\n"+gauss),
+			"mask file " + smallMask + " is 8x8 (width x height) but the images (img00.tif) are 16x16: the mask must have the observations' size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			os.WriteFile(filepath.Join(tmp, "notes.txt"), []byte("x"), 0o644)
@@ -271,4 +277,92 @@ func TestObservationsAutoSigma(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkStoredAsRead(t, obs, set.Observations.Data)
+}
+
+// TestObservationsFileMask declares a measured mask per observation file (mask.file with a
+// folder, matched by name) for observations cut into patches: each stored patch's mask must
+// be its own file's mask cut at the patch's position, which the test finds by locating the
+// patch's values in the files.
+func TestObservationsFileMask(t *testing.T) {
+	tmp := t.TempDir()
+	obs, _ := writeNoisyTIFFs(t, tmp, 2, 1, 32, 3)
+	masks := filepath.Join(tmp, "masks")
+	os.MkdirAll(masks, 0o755)
+	mask := map[string][]float32{}
+	for f, keep := range []func(y, x int) bool{
+		func(y, x int) bool { return (x+2*y)%5 != 0 },
+		func(y, x int) bool { return y < 20 || x > 9 },
+	} {
+		name := fmt.Sprintf("img%02d", f)
+		m := make([]float32, 32*32)
+		for i := range m {
+			if keep(i/32, i%32) {
+				m[i] = 1
+			}
+		}
+		mask[name] = m
+		if _, err := formats.Write(filepath.Join(masks, name+".npy"), &formats.Image{W: 32, H: 32, C: 1, N: 1, SourceType: dtype.Float32, Data: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yaml := fmt.Sprintf("version: 1\nname: x\ndata:\n  source: observations\n  path: %s\n  size: 16\n  patches: 3\n  train: 4\n  test: 2\ncorruption:\n  - op: mask.file\n    path: %s\n  - op: noise.gaussian\n    sigma: 0.1\n", obs, masks)
+	p, err := Parse("x.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := Execute(context.Background(), p.Only("data", "corrupt"), Options{Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]float32{}
+	for _, name := range []string{"img00", "img01"} {
+		img, err := formats.Read(filepath.Join(obs, name+".tif"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range img.Data {
+			img.Data[i] = float32(float64(v) / 65535)
+		}
+		files[name] = img.Data
+	}
+	for _, store := range []string{trainStore, testStore} {
+		set, err := corrupt.Read(filepath.Join(dir, store))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := set.Params["0."+"mask"]
+		if got == nil {
+			t.Fatalf("%s: no stored mask (params %v)", store, set.Params.Keys())
+		}
+		for n := range set.Observations.N {
+			patch := set.Observations.Data[n*256 : (n+1)*256]
+			name, y0, x0 := locate(files, patch)
+			if name == "" {
+				t.Fatalf("%s: patch %d not found in the observation files", store, n)
+			}
+			for i, v := range got.Data[n*256 : (n+1)*256] {
+				if want := mask[name][(y0+i/16)*32+x0+i%16]; v != want {
+					t.Fatalf("%s: patch %d (%s at %d,%d): mask pixel (%d,%d) = %v, want the mask file's %v", store, n, name, y0, x0, i/16, i%16, v, want)
+				}
+			}
+		}
+	}
+}
+
+// locate finds the 16x16 patch among the 32x32 files: the file and top-left pixel.
+func locate(files map[string][]float32, patch []float32) (string, int, int) {
+	for name, f := range files {
+		for y0 := range 17 {
+		next:
+			for x0 := range 17 {
+				for i, v := range patch {
+					if f[(y0+i/16)*32+x0+i%16] != v {
+						continue next
+					}
+				}
+				return name, y0, x0
+			}
+		}
+	}
+	return "", 0, 0
 }

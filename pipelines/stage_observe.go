@@ -15,6 +15,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/data"
 	"github.com/flowdiff/flowdiff-go/core/formats"
 	"github.com/flowdiff/flowdiff-go/core/observe"
+	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/part"
 )
 
@@ -153,7 +154,7 @@ func storeObservations(ctx context.Context, r *Run) error {
 		seed := r.Seed("corrupt." + s.name)
 		clean := r.Data.Clean
 		clean.N = s.obs.Len()
-		params, err := fixedParams(ctx, r, fwd.Op, clean, seed)
+		params, err := fixedParams(ctx, r, fwd.Op, clean, seed, s.obs.Names)
 		if err != nil {
 			return err
 		}
@@ -172,16 +173,24 @@ func storeObservations(ctx context.Context, r *Run) error {
 }
 
 // fixedParams draws the operators' per-sample parameters for n clean images twice, from two
-// streams. Equal draws are fixed parameters (an operator with a set mask), which are used;
-// different draws are random ones (a random mask per image), which real observations cannot
-// supply: they must be the parameters the observations were measured with, and reading them
-// from files is not supported, so that is an error naming the operator.
-func fixedParams(ctx context.Context, r *Run, op part.Operator, clean batch.Shape, seed int64) (part.Params, error) {
-	a, err := op.SampleParams(ctx, rand.New(rand.NewPCG(uint64(seed), 1)), clean)
+// streams, giving operators that read theirs from files (mask.file, operators.NamedParams)
+// the observations' names. Equal draws are fixed parameters (a mask read from a file), which
+// are used; different draws are random ones (a random mask per image), which real
+// observations cannot supply: they must be the parameters the observations were measured
+// with, so that is an error naming the operator.
+func fixedParams(ctx context.Context, r *Run, op part.Operator, clean batch.Shape, seed int64, names []string) (part.Params, error) {
+	draw := func(stream uint64) (part.Params, error) {
+		rng := rand.New(rand.NewPCG(uint64(seed), stream))
+		if np, ok := op.(operators.NamedParams); ok && len(names) == clean.N {
+			return np.ParamsFor(ctx, rng, names, clean)
+		}
+		return op.SampleParams(ctx, rng, clean)
+	}
+	a, err := draw(1)
 	if err != nil {
 		return nil, fmt.Errorf("corruption: draw the operators' parameters: %w", err)
 	}
-	b, err := op.SampleParams(ctx, rand.New(rand.NewPCG(uint64(seed), 2)), clean)
+	b, err := draw(2)
 	if err != nil {
 		return nil, fmt.Errorf("corruption: draw the operators' parameters: %w", err)
 	}
@@ -195,7 +204,7 @@ func fixedParams(ctx context.Context, r *Run, op part.Operator, clean batch.Shap
 				where = fmt.Sprintf("corruption[%d] (%s)", i, r.P.Corruption[i].ID)
 			}
 		}
-		return nil, fmt.Errorf("%s: draws random per-sample parameters (%q) but the observations were measured with parameters of their own, which would have to be known; reading them from files is not supported: declare an operator with fixed parameters, or train on clean data (source: folder)", where, k)
+		return nil, fmt.Errorf("%s: draws random per-sample parameters (%q) but the observations were measured with parameters of their own, which would have to be known: declare an operator with fixed parameters (a measured mask: mask.file), or train on clean data (source: folder)", where, k)
 	}
 	return a, nil
 }

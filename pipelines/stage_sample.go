@@ -3,6 +3,7 @@ package pipelines
 import (
 	"context"
 	"errors"
+	"os"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/report"
@@ -17,6 +18,8 @@ type SampleConfig struct {
 	Batch int               `yaml:"batch" default:"16" check:">=1" doc:"images per sampler call (results do not depend on it: each image has its own noise stream)"`
 	Prior PriorSampleConfig `yaml:"prior" doc:"unconditional samples from the learned prior (for FID/KID and the report)"`
 	DPS   DPSConfig         `yaml:"dps" doc:"diffusion posterior sampling (Chung et al. 2022) of the test observations with the learned prior; evaluated as the estimate dps"`
+	// Problems are further inverse problems solved with the same prior (sample_problems.go).
+	Problems []ProblemConfig `yaml:"problems,omitempty" doc:"further inverse problems solved by DPS with the learned prior (the paper's Table 2): each corrupts the first dps.images clean test images with its own corruption list and restores them with dps.steps steps; scored as the estimates input.<name> and dps.<name> (psnr.dps.<name> in metrics.json)"`
 }
 
 // PriorSampleConfig sets unconditional generation.
@@ -48,6 +51,11 @@ func runSample(ctx context.Context, r *Run) error {
 		return err
 	}
 	c := r.P.Sample
+	if m, err := LookupMethod(r.P.Method); err == nil {
+		if own, ok := m.(sampleAbility); ok {
+			return sampleOwn(ctx, r, m.Name(), own)
+		}
+	}
 	ps, err := methodPrior(be, r.P, r.Path(trainDir), c.Batch, r.Log)
 	if err != nil {
 		return err
@@ -79,6 +87,33 @@ func runSample(ctx context.Context, r *Run) error {
 		}
 		r.Data.addEstimate("dps", x)
 	}
+	if err := runProblems(ctx, r, ps); err != nil {
+		return err
+	}
+	if err := writeSampleGrids(r); err != nil {
+		return err
+	}
+	return writeProblemGrids(r)
+}
+
+// sampleOwn is the sample stage of a method with its own prior sampler, or none
+// (sampleAbility): prior samples when it has a prior, never DPS.
+func sampleOwn(ctx context.Context, r *Run, method string, own sampleAbility) error {
+	r.Log.Info("no DPS restorations", "method", method, "why", own.NoDPS())
+	if r.P.Sample.Prior.N == 0 {
+		return nil
+	}
+	x, err := own.SamplePrior(ctx, r, r.P.Sample.Prior.N)
+	if err != nil || x == nil {
+		return err
+	}
+	if err := os.MkdirAll(r.Path(sampleDir), 0o755); err != nil {
+		return err
+	}
+	if err := writeBatchSummed(r.Path(sampleDir, "prior.npy"), x.Dims(), x.Data); err != nil {
+		return err
+	}
+	r.Data.Prior = x
 	return writeSampleGrids(r)
 }
 
@@ -88,10 +123,14 @@ func restoreSample(ctx context.Context, r *Run) error {
 	c := r.P.Sample
 	var prior, dps *batch.Batch
 	var err error
-	if c.Prior.N > 0 {
+	own := false
+	if m, merr := LookupMethod(r.P.Method); merr == nil {
+		_, own = m.(sampleAbility)
+	}
+	if _, statErr := os.Stat(r.Path(sampleDir, "prior.npy")); c.Prior.N > 0 && (!own || statErr == nil) {
 		prior, err = readBatch(r.Path(sampleDir, "prior.npy"))
 	}
-	if err == nil && c.DPS.Images > 0 {
+	if err == nil && c.DPS.Images > 0 && !own {
 		dps, err = readBatch(r.Path(sampleDir, "dps.npy"))
 	}
 	if err != nil {
@@ -104,7 +143,20 @@ func restoreSample(ctx context.Context, r *Run) error {
 	if dps != nil {
 		r.Data.addEstimate("dps", dps)
 	}
-	return nil
+	if len(c.Problems) == 0 {
+		return nil
+	}
+	// The problems' observations are drawn again from their seeds; their finished
+	// restorations are read back from sample/dps_<name>.npy by the sampling jobs.
+	be, err := r.Backend(ctx)
+	if err != nil {
+		return err
+	}
+	ps, err := methodPrior(be, r.P, r.Path(trainDir), c.Batch, r.Log)
+	if err != nil {
+		return err
+	}
+	return runProblems(ctx, r, ps)
 }
 
 // writeSampleGrids writes sample/prior.png (8 per row) and sample/dps.png (truth, observation,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowdiff/flowdiff-go/core/ambientflow"
 	"github.com/flowdiff/flowdiff-go/core/baselines"
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/part"
@@ -134,8 +135,9 @@ type TrainConfig struct {
 	Validate         ValidateConfig `yaml:"validate" doc:"scoring during training: the posterior mean's PSNR on the first test images at every checkpoint, into train/validation.csv (needs clean test images)"`
 	// The settings of the baselines that have their own (method:); omitted from resolved
 	// pipelines when absent, which means their defaults.
-	SURE    *baselines.SUREConfig    `yaml:"sure_score,omitempty" doc:"method: sure_score: the SURE loss and the score-matching term (defaults when absent)"`
-	Ambient *baselines.AmbientConfig `yaml:"ambient_diffusion,omitempty" doc:"method: ambient_diffusion: the further corruption and the loss weights (defaults when absent)"`
+	SURE        *baselines.SUREConfig    `yaml:"sure_score,omitempty" doc:"method: sure_score: the SURE loss and the score-matching term (defaults when absent)"`
+	Ambient     *baselines.AmbientConfig `yaml:"ambient_diffusion,omitempty" doc:"method: ambient_diffusion: the further corruption and the loss weights (defaults when absent)"`
+	AmbientFlow *ambientflow.Config      `yaml:"ambientflow,omitempty" doc:"method: ambientflow: the data-term weight, posterior samples, both learning rates and the Glow prior (defaults when absent)"`
 }
 
 // ValidateConfig sets the in-training validation (method flowdiff).

@@ -64,7 +64,7 @@ func WriteTable(ctx context.Context, dirs []string, out string, log *slog.Logger
 	if len(amortized) > 1 {
 		page.H2("Amortized restorations (the paper's Table 1)")
 		page.P("One network evaluation (or the mean of the flow's samples) per observation: FlowDiff's and clean_prior's flow " +
-			"posterior mean, SURE-Score's denoiser D(y), Ambient Diffusion's one-step estimate. Methods without one are absent.")
+			"posterior mean, SURE-Score's denoiser D(y), Ambient Diffusion's one-step estimate, BM3D's estimate, AmbientFlow's posterior mean. Methods without one are absent.")
 		page.Table(restorationHeader(), amortized)
 	}
 	dpsObs := "input"
@@ -78,8 +78,19 @@ func WriteTable(ctx context.Context, dirs []string, out string, log *slog.Logger
 	if len(dps) > 1 {
 		page.H2("DPS restorations with each learned prior (the paper's Table 2)")
 		page.P("Diffusion posterior sampling (Chung et al. 2022) of the same observations, one sample each, with each method's " +
-			"prior (the sample stage's settings); the observations row covers the same images.")
+			"prior (the sample stage's settings); the observations row covers the same images. Methods without a diffusion prior " +
+			"(bm3d learns none; ambientflow's is a Glow, which DPS does not apply to) have no row here.")
 		page.Table(restorationHeader(), dps)
+	}
+	if first.P.Sample != nil {
+		for _, pr := range first.P.Sample.Problems {
+			rows := restorationTable(runs, "dps."+pr.Name, "input."+pr.Name, "problem", source, corruptionKey(pr.Corruption), &csvRows, &cites)
+			if len(rows) > 1 {
+				page.H2(fmt.Sprintf("DPS on a further problem, %s (the paper's Table 2)", pr.Name))
+				page.P("The learned prior restores observations made from the clean test images by %s (sample.problems).", corruptionKey(pr.Corruption))
+				page.Table(restorationHeader(), rows)
+			}
+		}
 	}
 	if prior := priorTable(runs, &csvRows); len(prior) > 0 {
 		page.H2("Prior samples")

@@ -45,6 +45,9 @@ func TestBM3DCommand(t *testing.T) {
 		{"bm3d", "--sigma", "0", "--out", out, good},
 		{"bm3d", "--sigma", "0.05", "--out", out, "--profile", "fast", good},
 		{"bm3d", "--sigma", "0.05", "--out", out},
+		{"bm3d", "--sigma", "0.001", "--gain", "0", "--out", out, good},     // gain must be positive
+		{"bm3d", "--sigma", "0.05", "--offset", "0.01", "--out", out, good}, // offset without gain
+		{"bm3d", "--sigma", "-1", "--gain", "0.01", "--out", out, good},
 	} {
 		if code, _, stderr := runCLI(t, args...); code != exitUsage {
 			t.Errorf("%v: code %d, want %d (stderr %q)", args, code, exitUsage, stderr)

@@ -82,6 +82,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			reportCommand(),
 			compareCommand(),
 			tableCommand(),
+			resultsCommand(),
 			curveCommand(),
 			metricsCommand(),
 			bm3dCommand(),

@@ -16,6 +16,10 @@ func backendFlag() cli.Flag {
 		"Precedence: this flag, the pipeline's backend:, $GOMLX_BACKEND"}
 }
 
+func profileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "profile", Usage: "overlay the pipeline's profiles.NAME section (e.g. gpu, cpu, toy) before running; see docs/paper.md"}
+}
+
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
@@ -27,6 +31,7 @@ func runCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "run folder (default runs/<name>-<time>); must be new or empty"},
 			&cli.StringFlag{Name: "resume", Usage: "continue the run in this folder from its finished stages"},
+			profileFlag(),
 			backendFlag(),
 		},
 		OnUsageError: subcommandUsageError,
@@ -35,13 +40,13 @@ func runCommand() *cli.Command {
 			var p *pipelines.Pipeline
 			switch {
 			case c.String("resume") != "":
-				if c.NArg() > 0 {
+				if c.NArg() > 0 || c.String("profile") != "" {
 					return usagef("run --resume takes the run folder only, not a pipeline (the run keeps its own copy)")
 				}
 				opts.Out, opts.Resume = c.String("resume"), true
 			case c.NArg() == 1:
 				var err error
-				if p, err = pipelines.Load(c.Args().First()); err != nil {
+				if p, err = pipelines.LoadProfile(c.Args().First(), c.String("profile")); err != nil {
 					return err
 				}
 			default:

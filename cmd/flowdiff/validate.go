@@ -20,6 +20,7 @@ func validateCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "explain", Usage: "print the reference of every pipeline field with its default (Markdown)"},
 			&cli.BoolFlag{Name: "offline", Usage: "do not start plugins: their parts' own rules are not checked (listed)"},
+			&cli.StringFlag{Name: "profile", Usage: "check only this profile (profiles.NAME); without it the document and each of its profiles are checked"},
 		},
 		OnUsageError: subcommandUsageError,
 		Action: func(c *cli.Context) error {
@@ -33,27 +34,49 @@ func validateCommand() *cli.Command {
 				return usagef("validate needs one pipeline file")
 			}
 			file := c.Args().First()
-			p, err := pipelines.Load(file)
-			if err != nil {
-				return err
+			profiles := []string{c.String("profile")}
+			if profiles[0] == "" {
+				names, _ := pipelines.Profiles(file) // an unreadable file: LoadProfile says why
+				profiles = append(profiles, names...)
 			}
-			rep, err := p.Configure(c.Context, c.Bool("offline"))
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.Writer, "%s: valid (%d parts configured)\n", file, rep.Configured)
-			for _, n := range rep.Notes {
-				fmt.Fprintf(c.App.Writer, "  note: %s (the run reports it unavailable)\n", n)
-			}
-			if len(rep.Deferred) > 0 {
-				fmt.Fprintf(c.App.Writer, "  checked by the run once it has estimated the auto parameters: %s\n", strings.Join(rep.Deferred, "; "))
-			}
-			if len(rep.Skipped) > 0 {
-				fmt.Fprintf(c.App.Writer, "  not checked (--offline: plugins not started): %s\n", strings.Join(rep.Skipped, "; "))
+			for _, profile := range profiles {
+				if err := validateOne(c, file, profile); err != nil {
+					return err
+				}
 			}
 			return nil
 		},
 	}
+}
+
+// validateOne checks file with one profile ("" for the document as written).
+func validateOne(c *cli.Context, file, profile string) error {
+	p, err := pipelines.LoadProfile(file, profile)
+	if err != nil {
+		if profile != "" {
+			return fmt.Errorf("profile %s: %w", profile, err)
+		}
+		return err
+	}
+	rep, err := p.Configure(c.Context, c.Bool("offline"))
+	if err != nil {
+		return err
+	}
+	name := file
+	if profile != "" {
+		name += " --profile " + profile
+	}
+	fmt.Fprintf(c.App.Writer, "%s: valid (%d parts configured)\n", name, rep.Configured)
+	for _, n := range rep.Notes {
+		fmt.Fprintf(c.App.Writer, "  note: %s (the run reports it unavailable)\n", n)
+	}
+	if len(rep.Deferred) > 0 {
+		fmt.Fprintf(c.App.Writer, "  checked by the run once it has estimated the auto parameters: %s\n", strings.Join(rep.Deferred, "; "))
+	}
+	if len(rep.Skipped) > 0 {
+		fmt.Fprintf(c.App.Writer, "  not checked (--offline: plugins not started): %s\n", strings.Join(rep.Skipped, "; "))
+	}
+	return nil
 }
 
 // version is set at build time with -ldflags "-X main.version=..."; otherwise it comes from

@@ -71,6 +71,14 @@
 // space and matches on luminance only; that variant, CBM3D, is not implemented). Grayscale is
 // the verified case (docs/bm3d.md).
 //
+// # Poisson-Gaussian data
+//
+// DenoisePG runs BM3D on data z = a·Poisson(λ) + c + N(0, σ²) (photon-counting cameras,
+// noise.poisson_gaussian) inside the generalized Anscombe transform, with sigma 1 in the
+// transformed domain, and maps the result back with the exact unbiased inverse of Mäkitalo &
+// Foi (IEEE TIP 22(1), 2013), tabulated numerically (vst.go states the maths). GAT exposes the
+// transform and its inverse.
+//
 // # Determinism and parallelism
 //
 // Reference rows are cut into fixed chunks processed by Options.Workers goroutines, each chunk

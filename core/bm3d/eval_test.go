@@ -26,7 +26,7 @@ import (
 )
 
 var (
-	update = flag.Bool("update", false, "rewrite the measured tables of docs/bm3d.md")
+	update = flag.Bool("update", false, "rewrite the measured tables of docs/bm3d.md (and, TestFMDTable, docs/restore.md)")
 	bsd68  = flag.Bool("bm3d.bsd68", false, "run TestBSD68 (all 68 images at sigma 15, 25 and 50: about 10 CPU-minutes: 24 minutes on the 2 shared cores when measured)")
 )
 
@@ -175,7 +175,13 @@ func machine() string {
 // docs/bm3d.md.
 func writeDocSection(t *testing.T, name, body string) {
 	t.Helper()
-	path := filepath.Join("..", "..", "docs", "bm3d.md")
+	writeDocSectionIn(t, "bm3d.md", name, body)
+}
+
+// writeDocSectionIn is writeDocSection for the file docs/DOC.
+func writeDocSectionIn(t *testing.T, doc, name, body string) {
+	t.Helper()
+	path := filepath.Join("..", "..", "docs", doc)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -194,3 +194,27 @@ func (c *Classifier) Predict(b *batch.Batch) ([]int, error) {
 	}
 	return out, nil
 }
+
+// Confidence returns, for every image of b, the classifier's largest class probability
+// max_k softmax(logits)_k in [0.1, 1]: how surely it reads the image as some digit. The
+// issue #12 prior check counts the prior samples with Confidence >= 0.9.
+func (c *Classifier) Confidence(b *batch.Batch) ([]float64, error) {
+	if !classifierApplies(b) {
+		return nil, fmt.Errorf("the MNIST classifier reads 28x28 grayscale images, got %s", b.Shape)
+	}
+	a := newActivations()
+	out := make([]float64, b.N)
+	for i := range out {
+		l := c.forward(b, i, a)
+		best := math.Inf(-1)
+		for _, v := range l {
+			best = math.Max(best, float64(v))
+		}
+		var sum float64
+		for _, v := range l {
+			sum += math.Exp(float64(v) - best)
+		}
+		out[i] = 1 / sum // exp(best-best) / sum
+	}
+	return out, nil
+}

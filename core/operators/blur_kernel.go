@@ -12,9 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/image/tiff"
-
 	"github.com/flowdiff/flowdiff-go/core/formats/npy"
+	"github.com/flowdiff/flowdiff-go/core/formats/tiff"
 	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/registry"
@@ -22,8 +21,8 @@ import (
 
 // KernelBlurConfig configures blur.kernel.
 type KernelBlurConfig struct {
-	Path      string `yaml:"path" check:"required,nonempty" doc:"kernel file: .npy (2-D float32/float64), or .png/.tif/.tiff (8- or 16-bit gray); at most 255x255; relative paths are relative to the working directory"`
-	Normalize string `yaml:"normalize" default:"sum" check:"oneof=sum|none" doc:"sum: divide the taps by their sum (images always are); none: use the taps as stored (.npy only)"`
+	Path      string `yaml:"path" check:"required,nonempty" doc:"kernel (PSF) file: .npy (2-D float32/float64), .png (8- or 16-bit gray) or .tif/.tiff (one page, gray, 8/16-bit integer or 32-bit float); odd height and width, at most 255x255; relative paths are relative to the working directory (where flowdiff run starts, like data.path)"`
+	Normalize string `yaml:"normalize" default:"sum" check:"oneof=sum|none" doc:"sum: a PSF: no negative tap, centroid within 1 pixel of the middle pixel, divided by the sum of its taps (images always are); none: use the taps as stored (.npy only)"`
 }
 
 // Check implements schema.Checker: the file must load, so a bad path or file is reported at
@@ -45,10 +44,10 @@ func (c *KernelBlurConfig) load() (*Kernel, error) {
 		return nil, fmt.Errorf("kernel file %s: normalize: none needs a .npy kernel; an image kernel is always normalized to sum 1", c.Path)
 	}
 	if c.Normalize != "none" {
-		s := k.Sum()
-		if !(s > 0) {
-			return nil, fmt.Errorf("kernel file %s: taps sum to %g; a blur kernel must have a positive sum to be normalized", c.Path, s)
+		if err := checkPSF(k); err != nil {
+			return nil, fmt.Errorf("kernel file %s: %w", c.Path, err)
 		}
+		s := k.Sum()
 		for i := range k.K {
 			k.K[i] /= s
 		}
@@ -56,9 +55,42 @@ func (c *KernelBlurConfig) load() (*Kernel, error) {
 	return k, nil
 }
 
+// psfCentroidSlack is how far, in pixels along each axis, a PSF's centroid may lie from the
+// kernel's middle pixel: further, and the blur would shift the image as well as blur it.
+const psfCentroidSlack = 1.0
+
+// checkPSF checks what a point-spread function to be normalized must be: no negative tap
+// (light is not subtracted), a positive sum, and a centroid Σ k·(a, b) / Σ k within
+// psfCentroidSlack of the middle pixel. Errors say what to fix.
+func checkPSF(k *Kernel) error {
+	for i, v := range k.K {
+		if v < 0 {
+			return fmt.Errorf("tap (%d,%d) (row, column) is %g; a PSF has no negative taps: clip them to 0 (background subtracted too far) or use normalize: none for a signed kernel in .npy", i/k.W, i%k.W, v)
+		}
+	}
+	s := k.Sum()
+	if !(s > 0) {
+		return fmt.Errorf("taps sum to %g; a blur kernel must have a positive sum to be normalized", s)
+	}
+	var my, mx float64
+	for a := range k.H {
+		for b := range k.W {
+			my += float64(a) * k.At(a, b)
+			mx += float64(b) * k.At(a, b)
+		}
+	}
+	cy, cx := k.center()
+	dy, dx := my/s-float64(cy), mx/s-float64(cx)
+	if math.Abs(dy) > psfCentroidSlack || math.Abs(dx) > psfCentroidSlack {
+		return fmt.Errorf("the PSF's centroid is %.2f rows and %.2f columns from the middle pixel (%d,%d); it would shift the image: crop the kernel so that the PSF is centered", dy, dx, cy, cx)
+	}
+	return nil
+}
+
 // KernelBlur is blur.kernel: y = k * x per channel with a kernel read from a file, zero
-// padding, "same" size (kernel center ((kh-1)/2, (kw-1)/2), so even sizes work as in
-// scipy.signal.convolve2d). No per-sample parameters.
+// padding, "same" size, kernel center ((kh-1)/2, (kw-1)/2). Kernel files must have odd sides
+// (the center is then the middle pixel); NewKernelBlurFrom also takes even ones, centered as
+// in scipy.signal.convolve2d. No per-sample parameters.
 type KernelBlur struct{ convOp }
 
 // NewKernelBlur builds blur.kernel, reading the kernel file; an empty normalize takes the
@@ -83,9 +115,11 @@ func NewKernelBlurFrom(k *Kernel) (*KernelBlur, error) {
 	return &KernelBlur{convOp{name: "blur.kernel", kernel: k}}, nil
 }
 
-// LoadKernel reads a 2-D kernel from a .npy file (float32 or float64, shape [kh, kw]) or an
-// 8- or 16-bit PNG or TIFF (color images are reduced to luma; samples are v/255 or v/65535).
-// isImage reports an image file. The taps are returned as stored; errors name the file.
+// LoadKernel reads a 2-D kernel from a .npy file (float32 or float64, shape [kh, kw]), an 8-
+// or 16-bit PNG (color is reduced to luma; samples are v/255 or v/65535) or a one-page TIFF
+// (gray; 8/16-bit integer samples as v/255 or v/65535, 32-bit float as stored), with odd
+// height and width. isImage reports an image file. The taps are returned as stored; errors
+// name the file.
 func LoadKernel(path string) (k *Kernel, isImage bool, err error) {
 	defer func() {
 		if err != nil {
@@ -105,8 +139,13 @@ func LoadKernel(path string) (k *Kernel, isImage bool, err error) {
 		for i, v := range a.Data {
 			k.K[i] = float64(v)
 		}
-	case ".png", ".tif", ".tiff":
-		if k, err = loadImageKernel(path, ext); err != nil {
+	case ".png":
+		if k, err = loadImageKernel(path); err != nil {
+			return nil, true, err
+		}
+		isImage = true
+	case ".tif", ".tiff":
+		if k, err = loadTIFFKernel(path); err != nil {
 			return nil, true, err
 		}
 		isImage = true
@@ -115,6 +154,9 @@ func LoadKernel(path string) (k *Kernel, isImage bool, err error) {
 	}
 	if err := validateKernel(k); err != nil {
 		return nil, isImage, err
+	}
+	if k.H%2 == 0 || k.W%2 == 0 {
+		return nil, isImage, fmt.Errorf("kernel is %dx%d (height x width); a kernel file needs odd sides so that its center is a pixel: crop or pad it by one row or column", k.H, k.W)
 	}
 	return k, isImage, nil
 }
@@ -132,17 +174,13 @@ func strip(err error, path string) error {
 	return err
 }
 
-func loadImageKernel(path, ext string) (*Kernel, error) {
+func loadImageKernel(path string) (*Kernel, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, strip(err, path)
 	}
 	defer f.Close()
-	decodeConfig, decode := png.DecodeConfig, png.Decode
-	if ext != ".png" {
-		decodeConfig, decode = tiff.DecodeConfig, tiff.Decode
-	}
-	cfg, err := decodeConfig(f) // header first: refuse a huge image before decoding it
+	cfg, err := png.DecodeConfig(f) // header first: refuse a huge image before decoding it
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +190,7 @@ func loadImageKernel(path, ext string) (*Kernel, error) {
 	if _, err := f.Seek(0, 0); err != nil {
 		return nil, err
 	}
-	img, err := decode(f)
+	img, err := png.Decode(f)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +201,45 @@ func loadImageKernel(path, ext string) (*Kernel, error) {
 			g := color.Gray16Model.Convert(img.At(x, y)).(color.Gray16)
 			k.K[(y-r.Min.Y)*k.W+(x-r.Min.X)] = float64(g.Y) / 65535
 		}
+	}
+	return k, nil
+}
+
+// loadTIFFKernel reads a one-page gray TIFF with core/formats/tiff, checking the header
+// before the pixels are read; integer samples are scaled to [0, 1] like PNG ones.
+func loadTIFFKernel(path string) (*Kernel, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, strip(err, path)
+	}
+	defer f.Close()
+	cfg, err := tiff.DecodeConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.Width > MaxKernelSize || cfg.Height > MaxKernelSize:
+		return nil, fmt.Errorf("image is %dx%d; a kernel is at most %dx%d", cfg.Width, cfg.Height, MaxKernelSize, MaxKernelSize)
+	case cfg.Pages != 1:
+		return nil, fmt.Errorf("TIFF has %d pages; a kernel is one 2-D image: save the PSF's in-focus plane alone", cfg.Pages)
+	case cfg.SamplesPerPixel != 1:
+		return nil, fmt.Errorf("TIFF has %d samples per pixel; a kernel is one gray channel", cfg.SamplesPerPixel)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, err
+	}
+	s, err := tiff.Decode(f)
+	if err != nil {
+		return nil, err
+	}
+	scale := 1.0
+	if s.Type.Integer() {
+		_, hi := s.Type.Range()
+		scale = 1 / hi
+	}
+	k := &Kernel{H: s.H, W: s.W, K: make([]float64, len(s.Data))}
+	for i, v := range s.Data {
+		k.K[i] = float64(v) * scale
 	}
 	return k, nil
 }

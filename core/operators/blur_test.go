@@ -283,7 +283,7 @@ func TestKernelFiles(t *testing.T) {
 	}
 
 	zero := filepath.Join(dir, "zero.npy")
-	npy.WriteFile(zero, []int{2, 2}, make([]float32, 4))
+	npy.WriteFile(zero, []int{3, 3}, make([]float32, 9))
 	cube := filepath.Join(dir, "cube.npy")
 	npy.WriteFile(cube, []int{2, 2, 2}, make([]float32, 8))
 	bad := []struct {

@@ -154,13 +154,31 @@ func (c *Compose) OutShape(ctx context.Context, in batch.Shape) (batch.Shape, er
 
 // SampleParams implements Operator: the parts draw in order from rng.
 func (c *Compose) SampleParams(ctx context.Context, rng *rand.Rand, in batch.Shape) (part.Params, error) {
+	return c.params(ctx, rng, nil, in)
+}
+
+// ParamsFor implements NamedParams: the parts that implement it get the observations' names,
+// the others draw from rng as in SampleParams.
+func (c *Compose) ParamsFor(ctx context.Context, rng *rand.Rand, names []string, in batch.Shape) (part.Params, error) {
+	if len(names) != in.N {
+		return nil, fmt.Errorf("compose: %d names for %d images", len(names), in.N)
+	}
+	return c.params(ctx, rng, names, in)
+}
+
+func (c *Compose) params(ctx context.Context, rng *rand.Rand, names []string, in batch.Shape) (part.Params, error) {
 	ins, _, err := c.shapes(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	var out part.Params
 	for i, op := range c.ops {
-		p, err := op.SampleParams(ctx, rng, ins[i])
+		var p part.Params
+		if np, ok := op.(NamedParams); ok && names != nil {
+			p, err = np.ParamsFor(ctx, rng, names, ins[i])
+		} else {
+			p, err = op.SampleParams(ctx, rng, ins[i])
+		}
 		if err != nil {
 			return nil, fmt.Errorf("compose part %d: %w", i, err)
 		}
@@ -317,6 +335,7 @@ func init() {
 }
 
 var (
+	_ NamedParams         = (*Compose)(nil)
 	_ part.LinearOperator = (*Compose)(nil)
 	_ io.Closer           = (*Compose)(nil)
 	_ GraphOperator       = (*Compose)(nil)

@@ -34,6 +34,11 @@ type Options struct {
 	// Sigma is the noise standard deviation in the intensities as read ([0, 1] for integer
 	// samples).
 	Sigma float64
+	// Gain, when > 0, declares Poisson-Gaussian data, var(z) = Gain·(E[z] - Offset) + Sigma²
+	// (noise.poisson_gaussian's gain, sigma and offset, in the same units as Sigma): each
+	// image is denoised by bm3d.DenoisePG (generalized Anscombe transform, exact unbiased
+	// inverse), and Sigma, the read noise, may be 0.
+	Gain, Offset float64
 	// Peak is the intensity of white of float inputs (0 means 1); integer samples are read
 	// into [0, 1].
 	Peak float64
@@ -171,9 +176,9 @@ func denoiseFile(ctx context.Context, j Job, opt Options, log *slog.Logger) erro
 	peak := opt.Peak
 	var scaling *formats.Scaling
 	if img.SourceType.Integer() {
-		if opt.Sigma >= 1 {
-			return fmt.Errorf("%s: sigma %g is not below 1, but its %v samples are read as intensities in [0, 1]",
-				j.Input, opt.Sigma, img.SourceType)
+		if opt.Sigma >= 1 || opt.Gain >= 1 {
+			return fmt.Errorf("%s: sigma %g or gain %g is not below 1, but its %v samples are read as intensities in [0, 1]",
+				j.Input, opt.Sigma, opt.Gain, img.SourceType)
 		}
 		s, err := formats.Normalize(img, formats.Range)
 		if err != nil {
@@ -185,7 +190,13 @@ func denoiseFile(ctx context.Context, j Job, opt Options, log *slog.Logger) erro
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.Input, err)
 	}
-	out, err := bm3d.DenoiseBatch(ctx, b, bm3d.Options{Sigma: opt.Sigma, Peak: peak, Profile: opt.Profile, Workers: opt.Workers})
+	bo := bm3d.Options{Sigma: opt.Sigma, Peak: peak, Profile: opt.Profile, Workers: opt.Workers}
+	var out *batch.Batch
+	if opt.Gain > 0 {
+		out, err = denoisePGBatch(ctx, b, bm3d.PGOptions{A: opt.Gain, Sigma: opt.Sigma, Offset: opt.Offset, BM3D: bo})
+	} else {
+		out, err = bm3d.DenoiseBatch(ctx, b, bo)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", j.Input, err)
 	}
@@ -204,4 +215,25 @@ func denoiseFile(ctx context.Context, j Job, opt Options, log *slog.Logger) erro
 		log.Info("bm3d clipped samples to the file's type", "output", j.Output, "samples", clipped, "type", img.SourceType)
 	}
 	return nil
+}
+
+// denoisePGBatch runs bm3d.DenoisePG on every image and channel of b.
+func denoisePGBatch(ctx context.Context, b *batch.Batch, opt bm3d.PGOptions) (*batch.Batch, error) {
+	out := batch.New(b.N, b.H, b.W, b.C)
+	plane := make([]float32, b.H*b.W)
+	for n := range b.N {
+		for c := range b.C {
+			for i := range plane {
+				plane[i] = b.Data[(n*b.H*b.W+i)*b.C+c]
+			}
+			est, err := bm3d.DenoisePG(ctx, plane, b.H, b.W, opt)
+			if err != nil {
+				return nil, fmt.Errorf("image %d channel %d: %w", n, c, err)
+			}
+			for i, v := range est {
+				out.Data[(n*b.H*b.W+i)*b.C+c] = v
+			}
+		}
+	}
+	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/formats"
 	"github.com/flowdiff/flowdiff-go/core/formats/dtype"
 	"github.com/flowdiff/flowdiff-go/core/formats/npy"
+	"github.com/flowdiff/flowdiff-go/core/randx"
 )
 
 const h, w = 32, 40
@@ -325,6 +326,46 @@ func TestTIFFStack(t *testing.T) {
 		}
 		if after > 0.25*before {
 			t.Errorf("page %d: squared error %.4f after, %.4f before; want at most a quarter", k, after, before)
+		}
+	}
+}
+
+// TestPoissonGaussianFiles: with Gain set, a float .npy of Poisson-Gaussian counts comes back
+// as bm3d.DenoisePG's estimate of its plane, bit for bit, with the same gain, read noise and
+// offset.
+func TestPoissonGaussianFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 48x48 BM3D run")
+	}
+	dir, out := t.TempDir(), t.TempDir()
+	const h, w, gain, sigma, offset = 48, 48, 2.0, 1.5, 10.0
+	rng := rand.New(rand.NewPCG(9, 9))
+	plane := make([]float32, h*w)
+	for i := range plane {
+		lam := 5 + 20*float64(i%w)/w
+		plane[i] = float32(gain*float64(randx.Poisson(rng, lam)) + sigma*rng.NormFloat64() + offset)
+	}
+	if err := npy.WriteFile(filepath.Join(dir, "c.npy"), []int{h, w}, plane); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := Plan([]string{dir}, out, sigma)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed := Run(context.Background(), jobs, Options{Sigma: sigma, Gain: gain, Offset: offset}); len(failed) > 0 {
+		t.Fatalf("failures: %v", failed)
+	}
+	got, err := npy.ReadFile(filepath.Join(out, "c.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := bm3d.DenoisePG(context.Background(), plane, h, w, bm3d.PGOptions{A: gain, Sigma: sigma, Offset: offset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range want {
+		if got.Data[i] != v {
+			t.Fatalf("c.npy[%d] = %v, DenoisePG gives %v", i, got.Data[i], v)
 		}
 	}
 }
