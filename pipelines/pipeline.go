@@ -98,6 +98,8 @@ func (c *DataConfig) Check() []schema.Problem {
 // EvaluateConfig lists the metrics.
 type EvaluateConfig struct {
 	Metrics []registry.Spec `yaml:"metrics" doc:"metric IDs (see flowdiff ops list); default: every built-in metric"`
+	// SetReference chooses the clean images the set metrics (FID, KID) compare with.
+	SetReference string `yaml:"set_reference" default:"train" check:"oneof=train|test" doc:"clean images the set metrics (FID, KID) compare each estimate and the prior samples with: train (the clean training images, never shown to training; more of them) or test (the clean test images; set data.test large enough, 1000 or more, for a stable FID)"`
 }
 
 // ReportConfig shapes the report.

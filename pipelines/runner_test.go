@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/data"
 	"github.com/flowdiff/flowdiff-go/core/runlock"
 )
 
@@ -305,5 +307,21 @@ func TestCurveDocSection(t *testing.T) {
 	os.WriteFile(plain, []byte("# no markers\n"), 0o644)
 	if err := WriteCurveDoc(plain, []string{dir}); err == nil || !strings.Contains(err.Error(), CurveBegin) {
 		t.Errorf("a file without markers: err = %v, want one naming the marker lines", err)
+	}
+}
+
+// TestSetReferenceChoice: evaluate.set_reference picks the clean images FID and KID compare
+// with; the default keeps the clean training images, test the clean test images.
+func TestSetReferenceChoice(t *testing.T) {
+	train := &data.Dataset{Images: batch.New(5, 4, 4, 1)}
+	test := &data.Dataset{Images: batch.New(3, 4, 4, 1)}
+	for _, tc := range []struct {
+		choice string
+		want   *batch.Batch
+	}{{"", train.Images}, {"train", train.Images}, {"test", test.Images}} {
+		r := &Run{P: &Pipeline{Evaluate: &EvaluateConfig{SetReference: tc.choice}}, Data: &StageData{Train: train, Test: test}}
+		if got := r.setReference(); got != tc.want {
+			t.Errorf("set_reference %q: got %d images, want %d", tc.choice, got.N, tc.want.N)
+		}
 	}
 }

@@ -111,9 +111,13 @@ func (r *Run) scoreImages(ctx context.Context, short string, m part.Metric, ref 
 	return nil
 }
 
-// setReference is the reference set of the set metrics: the clean training images when they
-// have the test images' shape, else the clean test images.
+// setReference is the reference set of the set metrics: the clean test images with
+// evaluate.set_reference: test; else the clean training images when they have the test
+// images' shape, else the clean test images.
 func (r *Run) setReference() *batch.Batch {
+	if r.P.Evaluate != nil && r.P.Evaluate.SetReference == "test" {
+		return r.Data.Test.Images
+	}
 	if tr := r.Data.Train; tr != nil && tr.Images.ImageSize() == r.Data.Test.Images.ImageSize() {
 		return tr.Images
 	}
