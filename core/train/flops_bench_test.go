@@ -22,13 +22,14 @@ import (
 // gflopsModels are the train sections BenchmarkJointStepGFLOPs measures, on MNIST-sized
 // denoising (28x28x1, noise.gaussian sigma 0.2, the default pipeline's problem).
 var gflopsModels = []struct{ name, yaml string }{
-	// flowdiff.yaml's models until 2026-12-02 (docs/benchmarks-nn.md has their figures).
-	{"v1-default", `batch: 16
+	// flowdiff.yaml's models (docs/benchmarks-nn.md has their figures).
+	{"default", `batch: 16
 flow: {levels: 2, steps: 2, hidden: 16, cond_hidden: 8}
 unet: {channels: 8, multipliers: [1, 2], time_embed: 32}
 `},
-	// flowdiff.yaml's models since 2026-12-02.
-	{"v2-default", `batch: 8
+	// Models 40x (flow) and 11x (U-Net) larger, at half the batch (docs/training.md says why
+	// they are not the default).
+	{"large", `batch: 8
 flow: {levels: 2, level_steps: [0, 7], hidden: 128, cond_hidden: 16, split: false}
 unet: {channels: 16, multipliers: [1, 4], time_embed: 80}
 `},
