@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -124,16 +123,7 @@ func (ambientFlow) Train(ctx context.Context, r *Run) error {
 	if err != nil {
 		return fmt.Errorf("ambientflow posterior: %w", err)
 	}
-	for name, b := range map[string]*batch.Batch{"posterior_mean.npy": post.Mean, "posterior_std.npy": post.Std, "posterior_sample.npy": post.Sample} {
-		if err := writeBatchSummed(filepath.Join(dir, name), b.Dims(), b.Data); err != nil {
-			return err
-		}
-	}
-	r.Data.addEstimate("posterior_mean", post.Mean)
-	r.Data.addEstimate("posterior_sample", post.Sample)
-	r.Data.PosteriorStd = post.Std
-	r.Log.Info("posterior computed", "samples", post.K, "images", post.Mean.N)
-	return nil
+	return r.keepPosterior(dir, post.Mean, post.Std, post.Sample, post.K)
 }
 
 // SamplePrior implements sampleAbility: samples of the trained Glow.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/gomlx/gomlx/backends"
 
@@ -36,17 +35,8 @@ func (bm3dMethod) Amortized() string { return "BM3D estimate" }
 // Gaussian noise of a known sigma. A sigma written auto is estimated by the data stage before
 // the train stage runs (Resolve), and Train refuses it if it is not.
 func (bm3dMethod) Check(p *Pipeline) []schema.Problem {
-	ops, noise := p.corruptionOps()
-	if len(ops) == 0 && noise == "noise.gaussian" {
-		return nil
-	}
-	found := strings.Join(append(ops, noise), ", ")
-	if noise == "" {
-		found = strings.Join(ops, ", ") + " and no noise model"
-	}
-	return []schema.Problem{{Field: "corruption", Msg: fmt.Sprintf("method bm3d (Dabov et al. 2007) denoises additive white Gaussian noise: "+
-		"the corruption must be noise.gaussian alone (no operator: no blur, mask or downsampling; no Poisson noise), found %s; "+
-		"flowdiff, naive and ambient_diffusion take other corruptions", found)}}
+	return gaussianDenoisingOnly(p, "method bm3d (Dabov et al. 2007) denoises additive white Gaussian noise",
+		"no operator: no blur, mask or downsampling; no Poisson noise")
 }
 
 func (bm3dMethod) Train(ctx context.Context, r *Run) error {

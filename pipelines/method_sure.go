@@ -33,6 +33,13 @@ func (sureScore) UsesCleanData() bool { return false }
 func (sureScore) Amortized() string { return "SURE-Score denoiser D(y)" }
 
 func (sureScore) Check(p *Pipeline) []schema.Problem {
+	return gaussianDenoisingOnly(p, "method sure_score (Aali et al. 2023) is for Gaussian denoising",
+		"the identity operator and Gaussian noise")
+}
+
+// gaussianDenoisingOnly refuses every corruption but noise.gaussian alone, for the methods
+// that only denoise; what says which method and why, detail what "alone" means for it.
+func gaussianDenoisingOnly(p *Pipeline, what, detail string) []schema.Problem {
 	ops, noise := p.corruptionOps()
 	if len(ops) == 0 && noise == "noise.gaussian" {
 		return nil
@@ -41,9 +48,8 @@ func (sureScore) Check(p *Pipeline) []schema.Problem {
 	if noise == "" {
 		found = strings.Join(ops, ", ") + " and no noise model"
 	}
-	return []schema.Problem{{Field: "corruption", Msg: fmt.Sprintf("method sure_score (Aali et al. 2023) is for Gaussian denoising: "+
-		"the corruption must be noise.gaussian alone (the identity operator and Gaussian noise), found %s; "+
-		"flowdiff, naive and ambient_diffusion take other corruptions", found)}}
+	return []schema.Problem{{Field: "corruption", Msg: fmt.Sprintf("%s: the corruption must be noise.gaussian alone (%s), found %s; "+
+		"flowdiff, naive and ambient_diffusion take other corruptions", what, detail, found)}}
 }
 
 func (sureScore) Train(ctx context.Context, r *Run) error {

@@ -99,15 +99,22 @@ func trainFlow(ctx context.Context, r *Run, cfg train.Config) error {
 	if err != nil {
 		return fmt.Errorf("posterior: %w", err)
 	}
-	for name, b := range map[string]*batch.Batch{"posterior_mean.npy": post.Mean, "posterior_std.npy": post.Std, "posterior_sample.npy": post.Sample} {
+	return r.keepPosterior(dir, post.Mean, post.Std, post.Sample, post.K)
+}
+
+// keepPosterior writes a method's amortized restorations of the test observations into dir
+// (posterior_mean.npy, posterior_std.npy, posterior_sample.npy, checksummed) and records them
+// as the estimates posterior_mean and posterior_sample; k is the draws per image.
+func (r *Run) keepPosterior(dir string, mean, std, sample *batch.Batch, k int) error {
+	for name, b := range map[string]*batch.Batch{"posterior_mean.npy": mean, "posterior_std.npy": std, "posterior_sample.npy": sample} {
 		if err := writeBatchSummed(filepath.Join(dir, name), b.Dims(), b.Data); err != nil {
 			return err
 		}
 	}
-	r.Data.addEstimate("posterior_mean", post.Mean)
-	r.Data.addEstimate("posterior_sample", post.Sample)
-	r.Data.PosteriorStd = post.Std
-	r.Log.Info("posterior computed", "samples", post.K, "images", post.Mean.N)
+	r.Data.addEstimate("posterior_mean", mean)
+	r.Data.addEstimate("posterior_sample", sample)
+	r.Data.PosteriorStd = std
+	r.Log.Info("posterior computed", "samples", k, "images", mean.N)
 	return nil
 }
 
