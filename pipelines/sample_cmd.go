@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/flowdiff/flowdiff-go/core/atomicfile"
 	"github.com/flowdiff/flowdiff-go/core/backend"
@@ -15,6 +17,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/corrupt"
 	"github.com/flowdiff/flowdiff-go/core/metrics"
 	"github.com/flowdiff/flowdiff-go/core/operators"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/report"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 )
@@ -28,6 +31,7 @@ type SampleRequest struct {
 	Steps   int     // ddim: DDIM steps; dps: guidance steps (0: the run's setting)
 	Zeta    float64 // dps step size
 	N       int     // images: prior samples, or the first N test observations for dps
+	Problem string  // dps: solve this sample.problems entry instead of the run's own corruption
 	Seed    int64   // 0: the run's sample stream
 	Out     string  // output folder; "" means RUN_DIR/samples/<sampler>-<settings>
 	Backend string
@@ -104,6 +108,38 @@ func SampleFromRun(ctx context.Context, req SampleRequest) (*SampleResult, error
 		}
 		job = ps.priorJob("", n, shape, req.Sampler, steps, pick64(req.Seed, r.Seed("sample.prior")))
 	case "dps":
+		if req.Problem != "" {
+			pr, err := findProblem(c.Problems, req.Problem)
+			if err != nil {
+				return nil, fmt.Errorf("sample: %w", err)
+			}
+			if clean == nil {
+				return nil, fmt.Errorf("sample: problem %s corrupts the clean test images, which this run has none of", pr.Name)
+			}
+			ops, noise, err := operators.FromSpecs(ctx, pr.Corruption)
+			if err != nil {
+				return nil, fmt.Errorf("sample: problem %s: %w", pr.Name, err)
+			}
+			fwd := &Forward{Ops: ops, Op: operators.NewCompose(ops...), Noise: noise}
+			defer fwd.Close()
+			n, steps := min(pick(req.N, c.DPS.Images), clean.N), pick(req.Steps, c.DPS.Steps)
+			zeta := cmp.Or(req.Zeta, pr.Zeta, c.DPS.Zeta)
+			if n <= 0 {
+				return nil, errors.New("sample: --n must be at least 1")
+			}
+			// The run's seed stream of the problem: the first n of the run's observations.
+			var params part.Params
+			obs, params, err = corrupt.Corrupt(ctx, clean.Slice(0, n), ops, noise, r.Seed("problem."+pr.Name))
+			if err != nil {
+				return nil, fmt.Errorf("sample: problem %s: %w", pr.Name, err)
+			}
+			name = fmt.Sprintf("dps-%s-n%d-steps%d-zeta%g", pr.Name, n, steps, zeta)
+			if job, err = ps.dpsJob("", obs, params, fwd.Op, fwd.Noise, shape,
+				n, steps, zeta, pick64(req.Seed, r.Seed("sample.dps."+pr.Name))); err != nil {
+				return nil, err
+			}
+			break
+		}
 		set, err := corrupt.Read(filepath.Join(req.RunDir, testStore))
 		if err != nil {
 			return nil, fmt.Errorf("sample: the run's test observations: %w", err)
@@ -185,6 +221,21 @@ func scoreDPS(ctx context.Context, truth, obs, x *batch.Batch) (map[string]float
 		}
 	}
 	return out, nil
+}
+
+// findProblem returns the sample.problems entry named name.
+func findProblem(problems []ProblemConfig, name string) (*ProblemConfig, error) {
+	var names []string
+	for i := range problems {
+		if problems[i].Name == name {
+			return &problems[i], nil
+		}
+		names = append(names, problems[i].Name)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("problem %q: the run's pipeline has no sample.problems", name)
+	}
+	return nil, fmt.Errorf("problem %q is not in the run's sample.problems (%s)", name, strings.Join(names, ", "))
 }
 
 func pick(v, def int) int {

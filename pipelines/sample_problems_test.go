@@ -3,8 +3,10 @@ package pipelines
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -91,5 +93,23 @@ func TestProblemsScoredAndResumed(t *testing.T) {
 		} else if again.Metrics[k] != first.Metrics[k] {
 			t.Errorf("%s after resume %v, before %v", k, again.Metrics[k], first.Metrics[k])
 		}
+	}
+
+	// `flowdiff sample --sampler dps --problem masked` on the finished run draws the run's own
+	// observations of the problem and, with the run's seed stream and settings, the same
+	// restorations: the same figures (to float rounding of the mean).
+	res, err := SampleFromRun(context.Background(), SampleRequest{RunDir: dir, Sampler: "dps", Problem: "masked",
+		Out: filepath.Join(t.TempDir(), "masked")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for est, key := range map[string]string{"psnr.input": "psnr.input.masked", "psnr.dps": "psnr.dps.masked"} {
+		if got, want := res.Scores[est], first.Metrics[key]; math.Abs(got-want) > 1e-9 {
+			t.Errorf("sample --problem masked: %s = %v, the run's %s = %v", est, got, key, want)
+		}
+	}
+	_, err = SampleFromRun(context.Background(), SampleRequest{RunDir: dir, Sampler: "dps", Problem: "deblur"})
+	if err == nil || !strings.Contains(err.Error(), "noisy, masked") {
+		t.Errorf("an unknown problem: err = %v, want one listing the run's problems", err)
 	}
 }

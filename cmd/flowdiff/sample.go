@@ -16,7 +16,9 @@ func sampleCommand() *cli.Command {
 		Description: "Loads the EMA weights of the diffusion model from RUN_DIR/train/checkpoints and draws\n" +
 			"  ddim, ancestral: --n unconditional samples;\n" +
 			"  dps: restorations of the first --n test observations (diffusion posterior sampling), scored\n" +
-			"       against the clean test images (PSNR, SSIM of the samples and of the observations).\n" +
+			"       against the clean test images (PSNR, SSIM of the samples and of the observations);\n" +
+			"       with --problem NAME, the run's sample.problems entry NAME instead: its observations of the\n" +
+			"       first --n clean test images (the run's own when --n is sample.dps.images) through its model.\n" +
 			"Unset flags take the run's sample section (or its defaults). Writes <sampler>.npy and .png into --out\n" +
 			"(default RUN_DIR/samples/<sampler>-<settings>); an interrupted call resumes from its finished batches.",
 		Flags: []cli.Flag{
@@ -24,6 +26,7 @@ func sampleCommand() *cli.Command {
 			&cli.IntFlag{Name: "steps", Usage: "ddim: DDIM steps; dps: denoising steps with guidance (0: all T)"},
 			&cli.Float64Flag{Name: "zeta", Usage: "dps step size on the gradient of the residual norm (model units)"},
 			&cli.IntFlag{Name: "n", Usage: "prior samples, or the first N test observations for dps"},
+			&cli.StringFlag{Name: "problem", Usage: "dps: a sample.problems entry of the run (e.g. deblur) instead of its own corruption"},
 			&cli.Int64Flag{Name: "seed", Usage: "noise seed (default: the run's sample streams)"},
 			&cli.StringFlag{Name: "out", Usage: "output folder"},
 			backendFlag(),
@@ -35,7 +38,7 @@ func sampleCommand() *cli.Command {
 			}
 			res, err := pipelines.SampleFromRun(c.Context, pipelines.SampleRequest{
 				RunDir: c.Args().First(), Sampler: c.String("sampler"), Steps: c.Int("steps"), Zeta: c.Float64("zeta"),
-				N: c.Int("n"), Seed: c.Int64("seed"), Out: c.String("out"), Backend: c.String("backend"), Log: logger(c)})
+				N: c.Int("n"), Problem: c.String("problem"), Seed: c.Int64("seed"), Out: c.String("out"), Backend: c.String("backend"), Log: logger(c)})
 			if err != nil {
 				return err
 			}
