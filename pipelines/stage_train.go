@@ -74,7 +74,7 @@ func trainFlow(ctx context.Context, r *Run, cfg train.Config) error {
 		} else {
 			clean.N = r.Data.TestObs.N
 			test := train.Problem{Obs: r.Data.TestObs, Params: r.Data.TestParams, Op: op, Noise: noise, Clean: clean}
-			if err := tr.SetValidation(train.Validation{Test: test, Clean: r.Data.Test.Images, Images: v.Images,
+			if err := tr.SetValidation(ctx, train.Validation{Test: test, Clean: r.Data.Test.Images, Images: v.Images,
 				Samples: v.Samples, Seed: r.Seed("validate")}); err != nil {
 				return err
 			}

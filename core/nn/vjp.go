@@ -137,8 +137,8 @@ func dotGeneralRule(node *graph.Node, v []*graph.Node, outputShape shapes.Shape)
 // kernel matrix gets the usual colsᵀ·v. The adjoint of cols is not formed: v is handed to the
 // concatenation's rule (concatenateRule) through the im2col record, which returns the adjoint
 // of x directly as the transposed convolution of v (see ConvolveBias2D), so the k·k windows
-// need no scatter. The returned placeholder for cols (zeros) is not used by that rule, so no
-// backend computes it.
+// need no scatter. The adjoint returned for cols is a zeros node that concatenateRule
+// ignores, so nothing reads it and the compiled graph prunes it.
 func convRule(cols, kmat *graph.Node, p dotParams, v *graph.Node) []*graph.Node {
 	p.im2col.dy = weak.Make(v)
 	return []*graph.Node{graph.ZerosLike(cols), dotGeneralRhsGrad(cols, kmat, p, v)}

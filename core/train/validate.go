@@ -46,7 +46,7 @@ type validator struct {
 
 // SetValidation makes Run score the posterior mean at every checkpoint into
 // dir/validation.csv. The scoring time is not counted as training time.
-func (t *Trainer) SetValidation(v Validation) error {
+func (t *Trainer) SetValidation(ctx context.Context, v Validation) error {
 	if v.Clean == nil || v.Test.Obs == nil {
 		return errors.New("validation needs the held-out observations and their clean images")
 	}
@@ -70,7 +70,7 @@ func (t *Trainer) SetValidation(v Validation) error {
 	if test.Params != nil {
 		test.Params = test.Params.Gather(idx)
 	}
-	base, err := baseImages(context.Background(), test)
+	base, err := baseImages(ctx, test)
 	if err != nil {
 		return fmt.Errorf("validation: %w", err)
 	}

@@ -54,7 +54,7 @@ func TestValidationCurve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.SetValidation(val); err != nil {
+	if err := tr.SetValidation(ctx, val); err != nil {
 		t.Fatal(err)
 	}
 	if err := tr.Run(ctx, dir); err != nil {
@@ -85,13 +85,13 @@ func TestValidationCurve(t *testing.T) {
 
 	split := t.TempDir()
 	tr1, _ := New(ctx, be, tinyConfig(t, 6), prob, 11, log)
-	tr1.SetValidation(val)
+	tr1.SetValidation(ctx, val)
 	tr1.stopAfter = 4
 	if err := tr1.Run(ctx, split); !errors.Is(err, errStopped) {
 		t.Fatalf("interrupted run: err = %v", err)
 	}
 	tr2, _ := New(ctx, be, tinyConfig(t, 6), prob, 11, log)
-	tr2.SetValidation(val)
+	tr2.SetValidation(ctx, val)
 	if err := tr2.Run(ctx, split); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestValidationRefusesMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.SetValidation(Validation{Test: tinyProblem(t), Clean: batch.New(3, 8, 8, 1), Samples: 1}); err == nil {
+	if err := tr.SetValidation(context.Background(), Validation{Test: tinyProblem(t), Clean: batch.New(3, 8, 8, 1), Samples: 1}); err == nil {
 		t.Error("16 observations with 3 clean images: want an error")
 	}
 }
