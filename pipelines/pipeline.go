@@ -118,6 +118,14 @@ func (p *Pipeline) Check() []schema.Problem {
 	if p.Sample != nil && p.Train == nil {
 		probs = append(probs, schema.Problem{Field: "sample", Msg: "sampling needs the trained diffusion prior: add a train section"})
 	}
+	if p.Sample != nil {
+		for i, s := range p.Sample.PriorCheck.Sigmas {
+			if !(s > 0 && s <= 1) {
+				probs = append(probs, schema.Problem{Field: fmt.Sprintf("sample.prior_check.sigmas[%d]", i),
+					Msg: fmt.Sprintf("noise level %v: give a standard deviation in (0, 1] in [0,1] intensity units, such as 0.05", s)})
+			}
+		}
+	}
 	if p.Data != nil && p.Data.Source == "observations" && len(p.Corruption) == 0 {
 		probs = append(probs, schema.Problem{Field: "corruption", Msg: "source: observations needs a corruption section declaring the forward model the observations were measured through (at least the noise model); it is not applied"})
 	}

@@ -186,7 +186,8 @@ func TestQuickPipelineImproves(t *testing.T) {
 	n := p.Sample.DPS.Images
 	for _, name := range []string{"psnr.dps", fmt.Sprintf("psnr.input_first%d", n), "ssim.dps",
 		"fid_mnist_classifier.prior", "fid_mnist_classifier.dps", "fid_mnist_classifier.input",
-		"kid_mnist_classifier.prior", "calibration.coverage90", "calibration.mean_z2"} {
+		"kid_mnist_classifier.prior", "calibration.coverage90", "calibration.mean_z2",
+		"prior_denoise_gain_db.sigma_0.02", "prior_denoise_gain_db.sigma_0.05", "prior_denoise_gain_db.sigma_0.1"} {
 		v, ok := m.Metrics[name]
 		if !ok {
 			t.Errorf("metrics.json lacks %s", name)
@@ -221,7 +222,7 @@ func TestQuickPipelineImproves(t *testing.T) {
 	if got := strings.Count(rec.String(), "\n| joint | "); got != 6 || !strings.Contains(rec.String(), "| peak resident memory |") {
 		t.Errorf("flowdiff curve: %d validation rows (want 6), or no peak memory:\n%s", got, rec.String())
 	}
-	for _, f := range []string{"train/validation.csv", "train/losses.csv", "train/losses.png", "train/posterior_std.npy", "sample/prior.npy",
+	for _, f := range []string{"train/validation.csv", "train/losses.csv", "train/losses.png", "train/posterior_std.npy", "sample/prior.npy", "sample/prior_check.json",
 		"sample/dps.npy", "sample/dps.png", "sample/prior.png", "report.md", "report.html", "grid.png", "prior.png"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("run folder lacks %s", f)

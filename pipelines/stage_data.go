@@ -6,6 +6,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/data"
+	"github.com/flowdiff/flowdiff-go/core/diffusion"
 	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/train"
 )
@@ -26,6 +27,8 @@ type StageData struct {
 	PosteriorStd *batch.Batch
 	// Prior holds unconditional samples of the diffusion prior in [0,1] (sample stage).
 	Prior *batch.Batch
+	// PriorChecks are the prior's one-step denoising results (sample.prior_check).
+	PriorChecks []diffusion.DenoiseCheck
 	// Trainer holds the trained models for the stages after train.
 	Trainer *train.Trainer
 	// Clean is the shape of one image to reconstruct (N = 1): the clean images' shape, or

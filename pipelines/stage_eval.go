@@ -77,6 +77,7 @@ func runEvaluate(ctx context.Context, r *Run) error {
 	if err := r.recordResiduals(ctx); err != nil {
 		return err
 	}
+	r.recordPriorChecks()
 	return r.recordCalibration()
 }
 

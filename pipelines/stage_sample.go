@@ -18,6 +18,8 @@ type SampleConfig struct {
 	Batch int               `yaml:"batch" default:"16" check:">=1" doc:"images per sampler call (results do not depend on it: each image has its own noise stream)"`
 	Prior PriorSampleConfig `yaml:"prior" doc:"unconditional samples from the learned prior (for FID/KID and the report)"`
 	DPS   DPSConfig         `yaml:"dps" doc:"diffusion posterior sampling (Chung et al. 2022) of the test observations with the learned prior; evaluated as the estimate dps"`
+	// PriorCheck measures whether the prior learned clean images (prior_check.go).
+	PriorCheck PriorCheckConfig `yaml:"prior_check" doc:"one-step denoising of clean test images at small noise levels with the learned prior: a prior that learned noisy images leaves such noise in place (gain near 0 dB); recorded as prior_denoise_gain_db.sigma_<level>"`
 	// Problems are further inverse problems solved with the same prior (sample_problems.go).
 	Problems []ProblemConfig `yaml:"problems,omitempty" doc:"further inverse problems solved by DPS with the learned prior (the paper's Table 2): each corrupts the first dps.images clean test images with its own corruption list and restores them with dps.steps steps; scored as the estimates input.<name> and dps.<name> (psnr.dps.<name> in metrics.json)"`
 }
@@ -70,6 +72,9 @@ func runSample(ctx context.Context, r *Run) error {
 			return err
 		}
 		r.Data.Prior = x
+	}
+	if err := runPriorCheck(ctx, r, ps); err != nil {
+		return err
 	}
 	if c.DPS.Images > 0 {
 		fwd, err := r.Forward(ctx)
@@ -143,17 +148,29 @@ func restoreSample(ctx context.Context, r *Run) error {
 	if dps != nil {
 		r.Data.addEstimate("dps", dps)
 	}
+	var ps *priorSampler
+	loadPrior := func() (*priorSampler, error) {
+		if ps != nil {
+			return ps, nil
+		}
+		be, err := r.Backend(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ps, err = methodPrior(be, r.P, r.Path(trainDir), c.Batch, r.Log)
+		return ps, err
+	}
+	if !own {
+		if err := restorePriorCheck(ctx, r, loadPrior); err != nil {
+			return err
+		}
+	}
 	if len(c.Problems) == 0 {
 		return nil
 	}
 	// The problems' observations are drawn again from their seeds; their finished
 	// restorations are read back from sample/dps_<name>.npy by the sampling jobs.
-	be, err := r.Backend(ctx)
-	if err != nil {
-		return err
-	}
-	ps, err := methodPrior(be, r.P, r.Path(trainDir), c.Batch, r.Log)
-	if err != nil {
+	if _, err := loadPrior(); err != nil {
 		return err
 	}
 	return runProblems(ctx, r, ps)

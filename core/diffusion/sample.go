@@ -47,6 +47,7 @@ type Sampler struct {
 
 	mu   sync.Mutex
 	step *mlctx.Exec // reverseStep
+	x0   *mlctx.Exec // the one-step estimate of CheckDenoising, compiled on first use
 }
 
 // NewSampler returns a sampler for the U-Net with configuration cfg whose variables live in
