@@ -48,18 +48,24 @@ func WriteCurve(w io.Writer, dirs []string) error {
 // WriteCurveDoc replaces the generated section of the Markdown file doc with the runs'
 // training records; the file must already hold both markers.
 func WriteCurveDoc(doc string, dirs []string) error {
+	return replaceGenerated(doc, CurveBegin, CurveEnd, func(w io.Writer) error { return WriteCurve(w, dirs) })
+}
+
+// replaceGenerated replaces the lines of the Markdown file doc between the marker lines begin
+// and end with what write writes (atomically; the markers stay).
+func replaceGenerated(doc, begin, end string, write func(io.Writer) error) error {
 	old, err := os.ReadFile(doc)
 	if err != nil {
 		return err
 	}
 	s := string(old)
-	a, b := strings.Index(s, CurveBegin), strings.Index(s, CurveEnd)
+	a, b := strings.Index(s, begin), strings.Index(s, end)
 	if a < 0 || b < a {
-		return fmt.Errorf("%s has no generated section: add the lines %q and %q where the records go", doc, CurveBegin, CurveEnd)
+		return fmt.Errorf("%s has no generated section: add the lines %q and %q where the records go", doc, begin, end)
 	}
 	var out strings.Builder
-	out.WriteString(s[:a+len(CurveBegin)] + "\n\n")
-	if err := WriteCurve(&out, dirs); err != nil {
+	out.WriteString(s[:a+len(begin)] + "\n\n")
+	if err := write(&out); err != nil {
 		return err
 	}
 	out.WriteString("\n" + s[b:])

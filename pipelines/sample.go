@@ -27,6 +27,7 @@ import (
 // every step (diffusion.ModelClip) and returned as (x+1)/2 in [0,1] (diffusion.ToImage).
 type priorSampler struct {
 	s     *diffusion.Sampler
+	step  int // the training step of the checkpoint the weights come from
 	sched *diffusion.Schedule
 	batch int
 	log   *slog.Logger
@@ -53,7 +54,7 @@ func newPriorSamplerFunc(be backends.Backend, dir string, cfg train.Config, batc
 		return nil, err
 	}
 	log.Info("diffusion prior loaded (EMA weights)", "dir", dir, "checkpoint_step", step)
-	return &priorSampler{s: s, sched: sched, batch: max(1, batchSize), log: log}, nil
+	return &priorSampler{s: s, step: step, sched: sched, batch: max(1, batchSize), log: log}, nil
 }
 
 // sampleJob is one sampling task split into batches, each stored as a part file as soon as it

@@ -84,6 +84,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			tableCommand(),
 			resultsCommand(),
 			curveCommand(),
+			priorCheckCommand(),
 			metricsCommand(),
 			bm3dCommand(),
 			estimateNoiseCommand(),
