@@ -64,6 +64,12 @@ func TestPriorCheck(t *testing.T) {
 			t.Errorf("%s over %d images, want 8", n, m.Count[n])
 		}
 	}
+	// The evaluate stage's digit share (metrics.DigitShare) on 28x28 sets, clean images included.
+	for _, n := range []string{"digit_share_mnist_classifier.clean", "digit_share_mnist_classifier.input", "digit_share_mnist_classifier.posterior_mean"} {
+		if v, ok := m.Metrics[n]; !ok || v < 0 || v > 1 || m.Count[n] != 8 {
+			t.Errorf("%s = %v (present %v, n %d), want a share of 8 images", n, v, ok, m.Count[n])
+		}
+	}
 	if !m.HigherIsBetter["prior_denoise_gain_db"] {
 		t.Error("prior_denoise_gain_db is not marked higher-is-better")
 	}

@@ -33,9 +33,6 @@ var PaperExperiments = []struct{ Name, Pipeline string }{
 	{"tubulin-dps", "pipelines/paper/tubulin-dps.yaml"},
 }
 
-// confidentShare is the classifier confidence of the MNIST prior check (issue #12).
-const confidentShare = 0.9
-
 // suiteRun is one experiment of one suite.
 type suiteRun struct {
 	Suite, Exp string
@@ -203,12 +200,8 @@ func toyRuns(all []*suiteRun) []string {
 }
 
 // confidentFraction is the share of images the MNIST classifier reads with confidence >=
-// confidentShare; ok is false when the images are not 28x28 grayscale.
+// metrics.DigitConfidence (metrics.DigitShare); ok is false when the images are not 28x28 grayscale.
 func confidentFraction(path string, clean bool) (frac float64, n int, ok bool) {
-	c, err := metrics.MNISTClassifier()
-	if err != nil {
-		return 0, 0, false
-	}
 	imgs, err := readBatch(path)
 	if clean {
 		imgs, err = corrupt.ReadClean(path)
@@ -216,17 +209,11 @@ func confidentFraction(path string, clean bool) (frac float64, n int, ok bool) {
 	if err != nil {
 		return 0, 0, false
 	}
-	conf, err := c.Confidence(imgs)
+	frac, err = metrics.DigitShare(imgs)
 	if err != nil {
 		return 0, 0, false
 	}
-	sure := 0
-	for _, p := range conf {
-		if p >= confidentShare {
-			sure++
-		}
-	}
-	return float64(sure) / float64(len(conf)), len(conf), true
+	return frac, imgs.N, true
 }
 
 func firstLine(s string) string { l, _, _ := strings.Cut(s, "\n"); return l }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flowdiff/flowdiff-go/core/metrics"
 	"github.com/flowdiff/flowdiff-go/core/report"
 )
 
@@ -58,7 +59,7 @@ func priorCheck(page *report.Page, all []*suiteRun, base string) {
 			link(base, s.R.Dir, sampleDir, "prior.png"), share(frac, n, ok) + " (clean test: " + share(cfrac, cn, cok) + ")"})
 	}
 	page.Table([]string{"experiment", "suite", "features", "FID prior", "FID observations", "KID prior", "KID observations", "samples", "grid",
-		fmt.Sprintf("confidence >= %.1f", confidentShare)}, rows)
+		fmt.Sprintf("confidence >= %.1f", metrics.DigitConfidence)}, rows)
 }
 
 // runsTable lists where and how long each run trained, and its image grids.

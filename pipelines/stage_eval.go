@@ -78,6 +78,7 @@ func runEvaluate(ctx context.Context, r *Run) error {
 		return err
 	}
 	r.recordPriorChecks()
+	r.recordDigitShares()
 	return r.recordCalibration()
 }
 
@@ -149,6 +150,29 @@ func (r *Run) scoreSets(ctx context.Context, short string, m part.SetMetric, ref
 		r.Log.Info("metric", "name", short+"."+name, "value", v, "n", sets[name].N)
 	}
 	return nil
+}
+
+// recordDigitShares records, for every image set the MNIST classifier reads (the estimates,
+// the prior samples and the clean test images as "clean"), the share it reads as a digit with
+// confidence >= 0.9 (metrics.DigitShare) as digit_share_mnist_classifier.<set>. Other images
+// record nothing.
+func (r *Run) recordDigitShares() {
+	const short = "digit_share_mnist_classifier"
+	sets := map[string]*batch.Batch{"clean": r.Data.Test.Images}
+	for name, b := range r.Data.Estimates {
+		sets[name] = b
+	}
+	if r.Data.Prior != nil {
+		sets["prior"] = r.Data.Prior
+	}
+	for _, name := range orderedEstimates(sets) {
+		v, err := metrics.DigitShare(sets[name])
+		if err != nil {
+			continue // not 28x28 grayscale: the classifier does not apply
+		}
+		r.metrics.HigherIsBetter[short] = true
+		r.metrics.Set(short+"."+name, v, 0, sets[name].N)
+	}
 }
 
 // recordCalibration records how often the truth lies inside the flow posterior's per-pixel

@@ -10,6 +10,7 @@ import (
 	mlctx "github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
+	"github.com/flowdiff/flowdiff-go/core/metrics"
 )
 
 // DenoiseCheck is how well a prior removes Gaussian noise of one level from clean images in
@@ -113,22 +114,16 @@ func (s *Sampler) x0Exec() (*mlctx.Exec, error) {
 	return e, nil
 }
 
-// meanPSNR is the mean over images of 10 log10(1/MSE) (peak 1); an image identical to its
-// reference counts as 100 dB.
+// meanPSNR is the mean over images of metric.psnr (peak 1); an image identical to its
+// reference counts as 100 dB, so that the mean stays finite.
 func meanPSNR(ref, x *batch.Batch) float64 {
-	d := ref.ImageSize()
-	var sum float64
-	for n := range ref.N {
-		var se float64
-		for i := n * d; i < (n+1)*d; i++ {
-			e := float64(x.Data[i]) - float64(ref.Data[i])
-			se += e * e
-		}
-		if se == 0 {
-			sum += 100
-			continue
-		}
-		sum += 10 * math.Log10(float64(d)/se)
+	vals, err := metrics.PSNR{Range: 1}.Compute(context.Background(), ref, x)
+	if err != nil { // same shapes by construction
+		panic(err)
 	}
-	return sum / float64(ref.N)
+	var sum float64
+	for _, v := range vals {
+		sum += min(v, 100)
+	}
+	return sum / float64(len(vals))
 }
