@@ -30,7 +30,8 @@ const (
 // curveFigures are the metrics a training record lists, in order, where the run has them.
 var curveFigures = []string{"psnr.input", "psnr.posterior_mean", "psnr.posterior_sample", "psnr.input_first50", "psnr.dps",
 	"ssim.input", "ssim.posterior_mean", "ssim.dps", "lpips.input", "lpips.posterior_mean",
-	"fid_mnist_classifier.input", "fid_mnist_classifier.prior", "calibration.coverage90"}
+	"fid_mnist_classifier.input", "fid_mnist_classifier.prior", "digit_share_mnist_classifier.prior",
+	"prior_denoise_gain_db.sigma_0.02", "prior_denoise_gain_db.sigma_0.05", "calibration.coverage90"}
 
 // WriteCurve writes the training records of the runs in dirs to w.
 func WriteCurve(w io.Writer, dirs []string) error {

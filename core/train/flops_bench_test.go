@@ -33,6 +33,12 @@ unet: {channels: 8, multipliers: [1, 2], time_embed: 32}
 flow: {levels: 2, steps: 2, hidden: 16, cond_hidden: 8}
 unet: {channels: 16, multipliers: [1, 2], time_embed: 32}
 `},
+	// The default flow with a U-Net four times as wide (266.7k parameters, the issue's U-Net
+	// size): docs/training.md ("Why the prior draws strokes") quotes its step.
+	{"default-unet32", `batch: 16
+flow: {levels: 2, steps: 2, hidden: 16, cond_hidden: 8}
+unet: {channels: 32, multipliers: [1, 2], time_embed: 32}
+`},
 	// Models 40x (flow) and 11x (U-Net) larger, at half the batch (docs/training.md says why
 	// they are not the default).
 	{"large", `batch: 8
