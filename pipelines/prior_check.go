@@ -44,7 +44,7 @@ func runPriorCheck(ctx context.Context, r *Run, ps *priorSampler) error {
 	clean := r.Data.Test.Images.Slice(0, min(c.Images, r.Data.Test.Images.N))
 	out := make([]diffusion.DenoiseCheck, 0, len(c.Sigmas))
 	for _, sigma := range c.Sigmas {
-		res, err := ps.s.CheckDenoising(ctx, clean, sigma, r.Seed("sample.prior_check"))
+		res, err := ps.s.CheckDenoising(ctx, clean, sigma, r.Seed("sample.prior_check"), ps.batch)
 		if err != nil {
 			return fmt.Errorf("sample.prior_check: %w", err)
 		}
@@ -139,7 +139,11 @@ func CheckRunPrior(ctx context.Context, dir, backendName string, images int, sig
 		return nil, err
 	}
 	defer be.Finalize()
-	ps, err := methodPrior(be, p, filepath.Join(dir, trainDir), 16, slog.New(slog.DiscardHandler))
+	batchSize := 16 // sample.batch's default
+	if p.Sample != nil {
+		batchSize = p.Sample.Batch
+	}
+	ps, err := methodPrior(be, p, filepath.Join(dir, trainDir), batchSize, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +154,7 @@ func CheckRunPrior(ctx context.Context, dir, backendName string, images int, sig
 	row.Trained = trainedWhere(dir, p)
 	clean = clean.Slice(0, min(images, clean.N))
 	for _, sigma := range sigmas {
-		res, err := ps.s.CheckDenoising(ctx, clean, sigma, r.Seed("sample.prior_check"))
+		res, err := ps.s.CheckDenoising(ctx, clean, sigma, r.Seed("sample.prior_check"), ps.batch)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}

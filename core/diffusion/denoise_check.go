@@ -51,10 +51,12 @@ func (s *Schedule) StepForNoise(sigma float64) (int, float64) {
 //	u0_hat = (x_t - sqrt(1-abar_t) eps_theta(x_t, t)) / sqrt(abar_t)   (Tweedie's estimate)
 //
 // and compares the PSNR of (u0_hat+1)/2 (unclipped) with that of the noisy input
-// (x_t/sqrt(abar_t)+1)/2, both against the clean images. The gain is -10 log10 of the
+// (x_t/sqrt(abar_t)+1)/2, both against the clean images. The network sees batch images per
+// call, so memory stays bounded for large images; the noise is drawn for all images first, so
+// the result does not depend on batch. The gain is -10 log10 of the
 // eps-prediction error ||eps - eps_theta||²/||eps||² up to the noise draw: 0 dB for a model
 // that cannot tell the noise from the image.
-func (s *Sampler) CheckDenoising(ctx context.Context, clean *batch.Batch, sigma float64, seed int64) (DenoiseCheck, error) {
+func (s *Sampler) CheckDenoising(ctx context.Context, clean *batch.Batch, sigma float64, seed int64, batchSize int) (DenoiseCheck, error) {
 	if clean == nil || clean.N == 0 {
 		return DenoiseCheck{}, fmt.Errorf("denoising check: no clean images")
 	}
@@ -62,9 +64,6 @@ func (s *Sampler) CheckDenoising(ctx context.Context, clean *batch.Batch, sigma 
 		return DenoiseCheck{}, fmt.Errorf("denoising check: noise level %v must be > 0", sigma)
 	}
 	if err := s.cfg.Validate(clean.H, clean.W, clean.C); err != nil {
-		return DenoiseCheck{}, err
-	}
-	if err := ctx.Err(); err != nil {
 		return DenoiseCheck{}, err
 	}
 	t, level := s.sched.StepForNoise(sigma)
@@ -82,13 +81,21 @@ func (s *Sampler) CheckDenoising(ctx context.Context, clean *batch.Batch, sigma 
 	if err != nil {
 		return DenoiseCheck{}, err
 	}
-	out, err := execImages(exec, xt, stepTimes(xt.N, t), scalar(s0), scalar(s1))
-	if err != nil {
-		return DenoiseCheck{}, fmt.Errorf("denoising check at sigma %v: %w", sigma, err)
-	}
-	est := out[0]
-	for i, u := range est.Data {
-		est.Data[i] = (u + 1) / 2
+	est := batch.New(clean.N, clean.H, clean.W, clean.C)
+	batchSize = max(1, batchSize)
+	for from := 0; from < clean.N; from += batchSize {
+		if err := ctx.Err(); err != nil {
+			return DenoiseCheck{}, err
+		}
+		to := min(clean.N, from+batchSize)
+		out, err := execImages(exec, xt.Slice(from, to), stepTimes(to-from, t), scalar(s0), scalar(s1))
+		if err != nil {
+			return DenoiseCheck{}, fmt.Errorf("denoising check at sigma %v: %w", sigma, err)
+		}
+		dst := est.Data[from*est.ImageSize():]
+		for i, u := range out[0].Data {
+			dst[i] = (u + 1) / 2
+		}
 	}
 	in, outPSNR := meanPSNR(clean, noisy), meanPSNR(clean, est)
 	return DenoiseCheck{Sigma: level, Step: t, InputPSNR: in, OutputPSNR: outPSNR, GainDB: outPSNR - in, N: clean.N}, nil

@@ -86,7 +86,7 @@ func TestCheckDenoising(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, sigma := range []float64{0.02, 0.1} {
-			r, err := s.CheckDenoising(context.Background(), tc.clean, sigma, 7)
+			r, err := s.CheckDenoising(context.Background(), tc.clean, sigma, 7, 16)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +102,42 @@ func TestCheckDenoising(t *testing.T) {
 		}
 	}
 	s, _ := NewSamplerFunc(b, ctx, cfg, sched, none)
-	if _, err := s.CheckDenoising(context.Background(), random, 0, 1); err == nil {
+	if _, err := s.CheckDenoising(context.Background(), random, 0, 1, 16); err == nil {
 		t.Error("sigma 0: no error")
+	}
+}
+
+// TestCheckDenoisingBatchIndependent checks that the network's batch size changes nothing: a
+// randomized U-Net checked one image per call, 5 per call (a ragged last call) and all 12 at
+// once gives the same gain to float32 rounding.
+func TestCheckDenoisingBatchIndependent(t *testing.T) {
+	b := gomlxtest.Backend(t, testGoConfig)
+	sched, _ := NewLinear(DefaultSteps, DefaultBetaStart, DefaultBetaEnd)
+	ctx := seededContext(t, 2)
+	cfg := UNetConfig{Channels: 4, TimeEmbed: 8}
+	img := batch.Shape{N: 12, H: 8, W: 8, C: 1}
+	if err := InitUNet(b, ctx, cfg, img); err != nil {
+		t.Fatal(err)
+	}
+	gomlxtest.RandomizeVars(ctx, 3) // the zero-initialized output layer would predict no noise
+	clean := batch.New(img.N, img.H, img.W, img.C)
+	rng := rand.New(rand.NewPCG(4, 4))
+	for i := range clean.Data {
+		clean.Data[i] = rng.Float32()
+	}
+	s, err := NewSampler(b, ctx, cfg, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gains []float64
+	for _, bs := range []int{1, 5, 12} {
+		r, err := s.CheckDenoising(context.Background(), clean, 0.05, 9, bs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gains = append(gains, r.GainDB)
+	}
+	if gains[0] == 0 || math.Abs(gains[1]-gains[0]) > 1e-4 || math.Abs(gains[2]-gains[0]) > 1e-4 {
+		t.Errorf("gains with batch 1, 5, 12: %v; want equal and not 0", gains)
 	}
 }
