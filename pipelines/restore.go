@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/progress"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/core/train"
+	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // RestoreSettings are the settings a restoration depends on; they are recorded in every
@@ -34,6 +36,9 @@ type RestoreSettings struct {
 	// DPS only: guidance steps (0: all T) and step size.
 	Steps int     `json:"steps,omitempty"`
 	Zeta  float64 `json:"zeta,omitempty"`
+	// Mask is the path of the measured masks (mask.file) the forward model reads for the
+	// inputs, when it has one: --mask, or the run's own.
+	Mask string `json:"mask,omitempty"`
 	// CheckpointStep is the step of the checkpoint the models come from.
 	CheckpointStep int `json:"checkpoint_step"`
 }
@@ -55,6 +60,9 @@ type RestoreRequest struct {
 	Steps   int    // dps: 0: the run's sample.dps.steps
 	Zeta    float64
 	Seed    int64 // 0: the run's "restore" stream
+	// Mask replaces the path of the run's mask.file operators: the masks measured with the
+	// inputs (a file for all of them, or a folder matched by name). "" keeps the run's path.
+	Mask    string
 	Shard   observe.Shard
 	Backend string
 	Log     *slog.Logger
@@ -229,11 +237,20 @@ func openRestorer(ctx context.Context, req RestoreRequest, p *Pipeline) (*restor
 	if err := set.checkTile(rs.align); err != nil {
 		return nil, nil, fmt.Errorf("restore: %w", err)
 	}
-	ops, noise, err := operators.FromSpecs(ctx, p.Corruption)
+	mask, err := useMask(p.Corruption, req.Mask)
 	if err != nil {
 		return nil, nil, err
 	}
+	set.Mask = mask
+	ops, noise, err := operators.FromSpecs(ctx, p.Corruption)
+	if err != nil {
+		if set.Mask != "" && req.Mask == "" {
+			err = fmt.Errorf("%w (the run's forward model reads measured masks from %s: give the masks of the files to restore with --mask FILE|DIR)", err, set.Mask)
+		}
+		return nil, nil, err
+	}
 	rs.fwd = &Forward{Ops: ops, Op: operators.NewCompose(ops...), Noise: noise}
+	rs.corruption = p.Corruption
 	closers := []func(){func() { rs.fwd.Close() }}
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -282,9 +299,46 @@ func checkRestorable(ctx context.Context, fwd *Forward, d *DataConfig) error {
 	if out != clean {
 		return fmt.Errorf("restore: the run's operators map a %dx%d image to %dx%d observations; restoring observations of another shape than the images is not supported", clean.W, clean.H, out.W, out.H)
 	}
-	params, err := fwd.Op.SampleParams(ctx, rand.New(rand.NewPCG(1, 1)), clean)
-	if err == nil && len(params) > 0 {
-		return fmt.Errorf("restore: the run's operators have per-sample parameters (%v), which restore cannot know for new files", params.Keys())
+	// Parameters drawn at random (a random mask per image) were drawn for the training set and
+	// cannot be known for new files; parameters read from files (mask.file) are read per input
+	// (restorer.params). Two draws from two streams tell them apart where the training size can
+	// be drawn at all (a folder of masks needs the inputs' names: checked per input).
+	a, errA := fwd.Op.SampleParams(ctx, rand.New(rand.NewPCG(1, 1)), clean)
+	b, errB := fwd.Op.SampleParams(ctx, rand.New(rand.NewPCG(1, 2)), clean)
+	if errA != nil || errB != nil {
+		return nil
+	}
+	for _, k := range a.Keys() {
+		if b[k] == nil || !slices.Equal(a[k].Data, b[k].Data) {
+			return fmt.Errorf("restore: the run's operators draw random per-sample parameters (%q), which restore cannot know for new files; a measured mask (mask.file) is read per file", k)
+		}
 	}
 	return nil
+}
+
+// useMask points the run's mask.file operators at mask (when given) and returns the mask path
+// the forward model reads ("" when it has no mask.file).
+func useMask(corruption []registry.Spec, mask string) (string, error) {
+	found := ""
+	for i := range corruption {
+		cfg, ok := corruption[i].Config.(*operators.FileMaskConfig)
+		if !ok {
+			continue
+		}
+		if mask != "" {
+			cfg.Path = mask
+		}
+		found = cfg.Path
+	}
+	if mask != "" && found == "" {
+		return "", fmt.Errorf("restore: --mask %s: the run's forward model has no mask.file operator to read it; its corruption is fixed by the run", mask)
+	}
+	if found == "" {
+		return "", nil
+	}
+	abs, err := filepath.Abs(found)
+	if err != nil {
+		return "", err
+	}
+	return abs, nil
 }

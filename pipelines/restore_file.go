@@ -139,7 +139,15 @@ func (j restoreJob) file(ctx context.Context, in observe.Input) (fileResult, err
 	n := img.W * img.H * img.C
 	for k := range img.N {
 		y := &batch.Batch{Shape: batch.Shape{N: 1, H: img.H, W: img.W, C: img.C}, Data: img.Page(k)}
-		res, err := j.rs.restore(ctx, y, in.Rel, k)
+		name := in.Rel
+		if img.N > 1 {
+			name = fmt.Sprintf("%s#page%d", in.Rel, k)
+		}
+		params, err := j.rs.params(ctx, name, y.Shape)
+		if err != nil {
+			return fileResult{}, fmt.Errorf("image %d: %w", k, err)
+		}
+		res, err := j.rs.restore(ctx, y, params, in.Rel, k)
 		if err != nil {
 			return fileResult{}, fmt.Errorf("image %d: %w", k, err)
 		}
@@ -149,7 +157,7 @@ func (j restoreJob) file(ctx context.Context, in observe.Input) (fileResult, err
 			copy(outs["samples"].Data[(k*s+i)*n:], x.Data)
 		}
 		if hasMoments {
-			st, err := residualStats(ctx, j.rs.fwd.Op, moments, res.Mean, y, nil)
+			st, err := residualStats(ctx, j.rs.fwd.Op, moments, res.Mean, y, params)
 			if err != nil {
 				return fileResult{}, fmt.Errorf("image %d: residual: %w", k, err)
 			}

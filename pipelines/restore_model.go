@@ -9,8 +9,10 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/diffusion"
+	"github.com/flowdiff/flowdiff-go/core/part"
 	"github.com/flowdiff/flowdiff-go/core/tiles"
 	"github.com/flowdiff/flowdiff-go/core/train"
+	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // WholeMaxPixels is the largest image (after padding) that tiling: auto restores whole; larger
@@ -27,6 +29,54 @@ type restorer struct {
 	flow  *train.FlowGenerator
 	ps    *priorSampler
 	fwd   *Forward
+	// corruption is the run's forward model as declared, for naming an operator in errors.
+	corruption []registry.Spec
+}
+
+// params returns the forward model's per-sample parameters of the image named name (core/observe's
+// names: the file's relative name, "#pageK" for a page of a stack) of the given shape [1, H, W, C]:
+// nil when it has none, the masks read from files for mask.file. Random parameters are an
+// error (checkRestorable refuses them earlier where it can).
+func (rs *restorer) params(ctx context.Context, name string, shape batch.Shape) (part.Params, error) {
+	return fixedParams(ctx, rs.corruption, rs.fwd.Op, shape, 1, []string{name})
+}
+
+// padParams extends per-sample parameters of one h x w image to the padded hp x wp image as
+// the image is padded: values with the image's height and width by reflection, any other (a
+// per-image scalar) unchanged.
+func padParams(p part.Params, h, w, hp, wp int) part.Params {
+	if len(p) == 0 {
+		return nil
+	}
+	out := part.Params{}
+	for k, v := range p {
+		if v.H == h && v.W == w {
+			v = tiles.Reflect(v, hp, wp)
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// tileParams gives the parameters of the padded image p (see padParams) to the tiles ts, n
+// per call as cropTiles stacks them: image-sized values cropped like the image, others repeated.
+func tileParams(p part.Params, hp, wp int, ts []tiles.Tile, side, n int) part.Params {
+	if len(p) == 0 {
+		return nil
+	}
+	out := part.Params{}
+	for k, v := range p {
+		if v.H == hp && v.W == wp {
+			out[k] = cropTiles(v, ts, side, n)
+			continue
+		}
+		r := batch.New(n, v.H, v.W, v.C)
+		for i := range n {
+			copy(r.Data[i*v.ImageSize():], v.Data[:v.ImageSize()])
+		}
+		out[k] = r
+	}
+	return out
 }
 
 // pageResult is the restoration of one image: the mean and standard deviation over the draws,
@@ -56,10 +106,11 @@ func (rs *restorer) tiled(h, w int) bool {
 	return hp*wp > WholeMaxPixels
 }
 
-// restore restores y, one normalized image [1, H, W, C], page page of the file named rel.
+// restore restores y, one normalized image [1, H, W, C], page page of the file named rel, with
+// the forward model's parameters params of that image (for dps; nil when it has none).
 // The image is padded by reflection to a multiple of the alignment (and to at least one tile),
 // restored, and cropped back.
-func (rs *restorer) restore(ctx context.Context, y *batch.Batch, rel string, page int) (*pageResult, error) {
+func (rs *restorer) restore(ctx context.Context, y *batch.Batch, params part.Params, rel string, page int) (*pageResult, error) {
 	tiled := rs.tiled(y.H, y.W)
 	least := 1
 	if tiled {
@@ -67,6 +118,7 @@ func (rs *restorer) restore(ctx context.Context, y *batch.Batch, rel string, pag
 	}
 	hp, wp := tiles.PadSize(y.H, rs.align, least), tiles.PadSize(y.W, rs.align, least)
 	yp := tiles.Reflect(y, hp, wp)
+	pp := padParams(params, y.H, y.W, hp, wp)
 	seed := fileSeed(rs.set.Seed, rel)
 	var grid *tiles.Grid
 	if tiled {
@@ -86,7 +138,7 @@ func (rs *restorer) restore(ctx context.Context, y *batch.Batch, rel string, pag
 		var x *batch.Batch
 		var err error
 		if rs.set.Method == "dps" {
-			x, err = rs.dps(ctx, yp, grid, seed, page*k+j)
+			x, err = rs.dps(ctx, yp, pp, grid, seed, page*k+j)
 		} else {
 			x, err = rs.flowDraw(yp, grid, rand.New(rand.NewPCG(seed, uint64(page)<<32|uint64(j))))
 		}
@@ -134,15 +186,16 @@ func (rs *restorer) flowDraw(yp *batch.Batch, grid *tiles.Grid, rng *rand.Rand) 
 	return bl.Result(), nil
 }
 
-// dps draws one DPS restoration of the padded image yp (draw number draw of the file, whose
-// noise streams start at draw times the tile count).
-func (rs *restorer) dps(ctx context.Context, yp *batch.Batch, grid *tiles.Grid, seed uint64, draw int) (*batch.Batch, error) {
-	run := func(y *batch.Batch, first int) (*batch.Batch, error) {
+// dps draws one DPS restoration of the padded image yp with the forward model's parameters pp
+// of the padded image (draw number draw of the file, whose noise streams start at draw times
+// the tile count).
+func (rs *restorer) dps(ctx context.Context, yp *batch.Batch, pp part.Params, grid *tiles.Grid, seed uint64, draw int) (*batch.Batch, error) {
+	run := func(y *batch.Batch, params part.Params, first int) (*batch.Batch, error) {
 		w, err := diffusion.DPSWeights(ctx, rs.fwd.Noise, y)
 		if err != nil {
 			return nil, err
 		}
-		prob := diffusion.DPSProblem{Op: diffusion.InModelRange(rs.fwd.Op), Y: y, Zeta: rs.set.Zeta, Weight: w, Steps: rs.set.Steps}
+		prob := diffusion.DPSProblem{Op: diffusion.InModelRange(rs.fwd.Op), Params: params, Y: y, Zeta: rs.set.Zeta, Weight: w, Steps: rs.set.Steps}
 		x, err := rs.ps.s.DPS(ctx, y.Shape, prob, diffusion.SampleOptions{Seed: int64(seed & (1<<62 - 1)), FirstIndex: first, Clip: diffusion.ModelClip})
 		if err != nil {
 			return nil, err
@@ -150,13 +203,13 @@ func (rs *restorer) dps(ctx context.Context, yp *batch.Batch, grid *tiles.Grid, 
 		return diffusion.ToImage(x), nil
 	}
 	if grid == nil {
-		return run(yp, draw)
+		return run(yp, pp, draw)
 	}
 	n := len(grid.Tiles())
 	bl := tiles.NewBlender(grid, yp.C)
 	first := draw * n
 	err := rs.forTiles(grid, func(ts []tiles.Tile) (*batch.Batch, error) {
-		x, err := run(cropTiles(yp, ts, grid.Tile, rs.set.Batch), first)
+		x, err := run(cropTiles(yp, ts, grid.Tile, rs.set.Batch), tileParams(pp, yp.H, yp.W, ts, grid.Tile, rs.set.Batch), first)
 		first += len(ts)
 		return x, err
 	}, bl)

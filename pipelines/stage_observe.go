@@ -17,6 +17,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/observe"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/part"
+	"github.com/flowdiff/flowdiff-go/registry"
 )
 
 // ScalingFile is the record, in the run folder, of how each observation file was normalized
@@ -154,7 +155,7 @@ func storeObservations(ctx context.Context, r *Run) error {
 		seed := r.Seed("corrupt." + s.name)
 		clean := r.Data.Clean
 		clean.N = s.obs.Len()
-		params, err := fixedParams(ctx, r, fwd.Op, clean, seed, s.obs.Names)
+		params, err := fixedParams(ctx, r.P.Corruption, fwd.Op, clean, seed, s.obs.Names)
 		if err != nil {
 			return err
 		}
@@ -178,7 +179,7 @@ func storeObservations(ctx context.Context, r *Run) error {
 // are used; different draws are random ones (a random mask per image), which real
 // observations cannot supply: they must be the parameters the observations were measured
 // with, so that is an error naming the operator.
-func fixedParams(ctx context.Context, r *Run, op part.Operator, clean batch.Shape, seed int64, names []string) (part.Params, error) {
+func fixedParams(ctx context.Context, corruption []registry.Spec, op part.Operator, clean batch.Shape, seed int64, names []string) (part.Params, error) {
 	draw := func(stream uint64) (part.Params, error) {
 		rng := rand.New(rand.NewPCG(uint64(seed), stream))
 		if np, ok := op.(operators.NamedParams); ok && len(names) == clean.N {
@@ -200,8 +201,8 @@ func fixedParams(ctx context.Context, r *Run, op part.Operator, clean batch.Shap
 		}
 		where := "corruption"
 		if pos, _, ok := strings.Cut(k, "."); ok {
-			if i, err := strconv.Atoi(pos); err == nil && i < len(r.P.Corruption) {
-				where = fmt.Sprintf("corruption[%d] (%s)", i, r.P.Corruption[i].ID)
+			if i, err := strconv.Atoi(pos); err == nil && i < len(corruption) {
+				where = fmt.Sprintf("corruption[%d] (%s)", i, corruption[i].ID)
 			}
 		}
 		return nil, fmt.Errorf("%s: draws random per-sample parameters (%q) but the observations were measured with parameters of their own, which would have to be known: declare an operator with fixed parameters (a measured mask: mask.file), or train on clean data (source: folder)", where, k)

@@ -36,6 +36,7 @@ func restoreCommand() *cli.Command {
 			&cli.IntFlag{Name: "steps", Usage: "dps: denoising steps with guidance (default: the run's sample.dps.steps)"},
 			&cli.Float64Flag{Name: "zeta", Usage: "dps: step size (default: the run's sample.dps.zeta)"},
 			&cli.Int64Flag{Name: "seed", Usage: "noise seed (default: the run's restore stream)"},
+			&cli.StringFlag{Name: "mask", Usage: "the inputs' measured masks, for a run whose forward model has mask.file: one mask file for all inputs, or a folder matched by name (default: the run's mask.file path)"},
 			&cli.StringFlag{Name: "shard", Usage: "K/N: restore only shard K of N (0 <= K < N), e.g. $SLURM_ARRAY_TASK_ID/8"},
 			backendFlag(),
 		},
@@ -55,7 +56,7 @@ func restoreCommand() *cli.Command {
 				RunDir: c.Args().First(), Inputs: c.Args().Slice()[1:], Out: c.String("out"), Method: c.String("method"),
 				Samples: c.Int("samples"), Draws: c.Int("draws"), Tiling: c.String("tiling"), Tile: c.Int("tile"),
 				Overlap: c.Int("overlap"), Batch: c.Int("batch"), Steps: c.Int("steps"), Zeta: c.Float64("zeta"),
-				Seed: c.Int64("seed"), Shard: shard, Backend: c.String("backend"), Log: logger(c)})
+				Seed: c.Int64("seed"), Mask: c.String("mask"), Shard: shard, Backend: c.String("backend"), Log: logger(c)})
 			if sum != nil {
 				fmt.Fprintf(c.App.Writer, "restored %d, skipped %d (done before), failed %d of %d files; %d samples clipped; %.1f s\n",
 					sum.Restored, sum.Skipped, len(sum.Failed), sum.Files, sum.Clipped, sum.Seconds)
