@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -261,12 +262,15 @@ func openRestorer(ctx context.Context, req RestoreRequest, p *Pipeline) (*restor
 		closeAll()
 		return nil, nil, err
 	}
-	be, err := backend.New(ctx, backend.Resolve(req.Backend, p.Backend))
+	choice := backend.Resolve(req.Backend, p.Backend)
+	be, err := backend.New(ctx, choice)
 	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
 	closers = append(closers, be.Finalize)
+	rs.machine = Machine{CPU: cpuModel(), CPUs: runtime.GOMAXPROCS(0), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(),
+		Backend: be.Name(), Config: choice.Config}
 	dir := filepath.Join(req.RunDir, trainDir)
 	if set.Method == "flow" {
 		if rs.flow, err = train.NewFlowGenerator(be, dir, c.Flow); err == nil {

@@ -47,6 +47,8 @@ type Sidecar struct {
 	ResidualNote  string           `json:"residual_note,omitempty"`
 	Seconds       float64          `json:"seconds"`
 	Finished      time.Time        `json:"finished"`
+	// Machine is where the restoration ran (Seconds was measured there).
+	Machine *Machine `json:"machine,omitempty"`
 }
 
 // SidecarOutput is one file a restoration wrote.
@@ -127,7 +129,7 @@ func (j restoreJob) file(ctx context.Context, in observe.Input) (fileResult, err
 		outs["samples"] = &formats.Image{W: img.W, H: img.H, C: img.C, N: img.N * s, SourceType: img.SourceType, Meta: img.Meta,
 			Data: make([]float32, img.Len()*s)}
 	}
-	car := Sidecar{Input: in.Path, Rel: in.Rel, InputSHA256: sum, Pipeline: j.p.Name, Settings: j.rs.set, Scaling: sc0,
+	car := Sidecar{Input: in.Path, Rel: in.Rel, InputSHA256: sum, Pipeline: j.p.Name, Settings: j.rs.set, Scaling: sc0, Machine: &j.rs.machine,
 		Width: img.W, Height: img.H, Channels: img.C, Pages: img.N}
 	if car.Run, err = filepath.Abs(j.runDir); err != nil {
 		return fileResult{}, err

@@ -31,6 +31,7 @@ type restorer struct {
 	fwd   *Forward
 	// corruption is the run's forward model as declared, for naming an operator in errors.
 	corruption []registry.Spec
+	machine    Machine // where the restoration runs, for the sidecars
 }
 
 // params returns the forward model's per-sample parameters of the image named name (core/observe's

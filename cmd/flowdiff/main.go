@@ -85,6 +85,7 @@ func newApp(stdout, stderr *os.File) *cli.App {
 			resultsCommand(),
 			curveCommand(),
 			priorCheckCommand(),
+			restoreTableCommand(),
 			metricsCommand(),
 			bm3dCommand(),
 			estimateNoiseCommand(),
