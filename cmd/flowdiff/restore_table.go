@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -41,8 +42,13 @@ func restoreTableCommand() *cli.Command {
 			if doc != "" {
 				cmd += " --doc " + doc + " --section " + section
 			}
-			t := pipelines.RestoreTable{Ref: c.String("ref"), Folders: c.Args().Slice(),
-				Command: cmd + " " + strings.Join(c.Args().Slice(), " ")}
+			for _, a := range c.Args().Slice() {
+				if strings.ContainsAny(a, " \t'\"") {
+					a = strconv.Quote(a)
+				}
+				cmd += " " + a
+			}
+			t := pipelines.RestoreTable{Ref: c.String("ref"), Folders: c.Args().Slice(), Command: cmd}
 			if doc == "" {
 				return t.Write(c.Context, c.App.Writer)
 			}
