@@ -21,6 +21,7 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/core/train"
 	"github.com/flowdiff/flowdiff-go/registry"
+	"gopkg.in/yaml.v3"
 )
 
 // RestoreSettings are the settings a restoration depends on; they are recorded in every
@@ -91,7 +92,7 @@ func Restore(ctx context.Context, req RestoreRequest) (*RestoreSummary, error) {
 	if req.Out == "" {
 		return nil, errors.New("restore needs --out: the folder of the restored files")
 	}
-	p, err := Load(filepath.Join(req.RunDir, PipelineFileName))
+	p, err := loadRestorePipeline(req.RunDir, req.Mask)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
@@ -318,6 +319,76 @@ func checkRestorable(ctx context.Context, fwd *Forward, d *DataConfig) error {
 		}
 	}
 	return nil
+}
+
+// loadRestorePipeline loads the run's pipeline. With mask given, the path of its mask.file
+// operators is replaced before the pipeline is validated, since validation reads the masks and
+// the run's own need not exist where the inputs are restored.
+func loadRestorePipeline(runDir, mask string) (*Pipeline, error) {
+	file := filepath.Join(runDir, PipelineFileName)
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return Parse(file, raw) // its error names the line
+	}
+	masks := maskFileNodes(&doc)
+	if mask != "" && len(masks) > 0 {
+		for _, m := range masks {
+			setMapValue(m, "path", mask)
+		}
+		if raw, err = yaml.Marshal(&doc); err != nil {
+			return nil, err
+		}
+	}
+	p, err := Parse(file, raw)
+	if err != nil && mask == "" && len(masks) > 0 {
+		return nil, fmt.Errorf("%w\n(the run reads measured masks with mask.file: give the masks of the files to restore with --mask FILE|DIR)", err)
+	}
+	return p, err
+}
+
+// maskFileNodes returns the mapping nodes of the corruption items with op: mask.file.
+func maskFileNodes(doc *yaml.Node) []*yaml.Node {
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	var out []*yaml.Node
+	top := doc.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "corruption" || top.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, item := range top.Content[i+1].Content {
+			if op := mapValue(item, "op"); item.Kind == yaml.MappingNode && op != nil && op.Value == "mask.file" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
+}
+
+// mapValue is the value node of key in the mapping node m (nil when absent).
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// setMapValue sets key to the string v in the mapping node m.
+func setMapValue(m *yaml.Node, key, v string) {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i+1] = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v}
+			return
+		}
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v})
 }
 
 // useMask points the run's mask.file operators at mask (when given) and returns the mask path

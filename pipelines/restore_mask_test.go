@@ -40,6 +40,7 @@ func writeMask(t *testing.T, file string, keep func(y, x int) bool) {
 //     guidance sees no observation), whole and by tiles; with an all-one mask they differ;
 //   - an input with no mask in the --mask folder fails with an error that says which file to
 //     add, and the other inputs go on;
+//   - where the run's masks are gone, the error says to give --mask, and --mask works;
 //   - --mask on a run without mask.file, and a run whose mask is drawn at random (mask.random),
 //     are refused with errors that say why.
 func TestRestoreWithMeasuredMasks(t *testing.T) {
@@ -119,6 +120,18 @@ func TestRestoreWithMeasuredMasks(t *testing.T) {
 	sum, err := Restore(ctx, RestoreRequest{RunDir: run, Inputs: []string{obs}, Out: filepath.Join(tmp, "partial-out"), Draws: 2, Mask: partial})
 	if err == nil || sum.Restored != 1 || !strings.Contains(err.Error(), "no mask for observation img01.tif in "+partial+": add img01.png") {
 		t.Errorf("a missing mask: %+v, %v; want img00 restored and img01 reported with the file to add", sum, err)
+	}
+
+	// The run's masks gone (restoring elsewhere): the error says to give --mask, which works.
+	moved := filepath.Join(tmp, "moved")
+	if err := os.Rename(masks, moved); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restore(ctx, RestoreRequest{RunDir: run, Inputs: []string{obs}, Out: filepath.Join(tmp, "gone")}); err == nil || !strings.Contains(err.Error(), "give the masks of the files to restore with --mask") {
+		t.Errorf("the run's masks gone: %v; want a hint to --mask", err)
+	}
+	if sum, err := Restore(ctx, RestoreRequest{RunDir: run, Inputs: []string{obs}, Out: filepath.Join(tmp, "moved-out"), Draws: 2, Mask: moved}); err != nil || sum.Restored != 2 {
+		t.Errorf("the run's masks gone, --mask given: %+v, %v", sum, err)
 	}
 
 	// --mask on a run without mask.file; a mask drawn at random.

@@ -153,15 +153,6 @@ func joinPath(p, k string) string {
 	return p + "." + k
 }
 
-func mapValue(m *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
 // sameScalar compares a written scalar with its resolved form: a string field keeps the text;
 // integers compare exactly; a number compares as the float64 both parse to.
 func sameScalar(in, out *yaml.Node) bool {
