@@ -200,8 +200,11 @@ func writeRestoreRuns(w io.Writer, fs []tableFolder) error {
 		}
 		s := c.Settings
 		set := fmt.Sprintf("%s, %d draws, tiling %s", s.Method, s.Draws, s.Tiling)
-		if s.Tiling != "whole" {
+		switch s.Tiling {
+		case "tiles":
 			set += fmt.Sprintf(" (tile %d, overlap %d)", s.Tile, s.Overlap)
+		case "auto":
+			set += fmt.Sprintf(" (whole up to %d pixels, else tile %d, overlap %d)", WholeMaxPixels, s.Tile, s.Overlap)
 		}
 		if s.Method == "dps" {
 			set += fmt.Sprintf(", %d steps, zeta %g", s.Steps, s.Zeta)

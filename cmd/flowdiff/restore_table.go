@@ -39,9 +39,6 @@ func restoreTableCommand() *cli.Command {
 			if ref := c.String("ref"); ref != "" {
 				cmd += " --ref " + ref
 			}
-			if doc != "" {
-				cmd += " --doc " + doc + " --section " + section
-			}
 			for _, a := range c.Args().Slice() {
 				if strings.ContainsAny(a, " \t'\"") {
 					a = strconv.Quote(a)
