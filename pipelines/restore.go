@@ -246,9 +246,6 @@ func openRestorer(ctx context.Context, req RestoreRequest, p *Pipeline) (*restor
 	set.Mask = mask
 	ops, noise, err := operators.FromSpecs(ctx, p.Corruption)
 	if err != nil {
-		if set.Mask != "" && req.Mask == "" {
-			err = fmt.Errorf("%w (the run's forward model reads measured masks from %s: give the masks of the files to restore with --mask FILE|DIR)", err, set.Mask)
-		}
 		return nil, nil, err
 	}
 	rs.fwd = &Forward{Ops: ops, Op: operators.NewCompose(ops...), Noise: noise}
@@ -391,19 +388,15 @@ func setMapValue(m *yaml.Node, key, v string) {
 	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v})
 }
 
-// useMask points the run's mask.file operators at mask (when given) and returns the mask path
-// the forward model reads ("" when it has no mask.file).
+// useMask returns the absolute mask path the run's mask.file operators read ("" when it has
+// none; loadRestorePipeline has already put --mask there), and refuses --mask for a run without
+// mask.file.
 func useMask(corruption []registry.Spec, mask string) (string, error) {
 	found := ""
 	for i := range corruption {
-		cfg, ok := corruption[i].Config.(*operators.FileMaskConfig)
-		if !ok {
-			continue
+		if cfg, ok := corruption[i].Config.(*operators.FileMaskConfig); ok {
+			found = cfg.Path
 		}
-		if mask != "" {
-			cfg.Path = mask
-		}
-		found = cfg.Path
 	}
 	if mask != "" && found == "" {
 		return "", fmt.Errorf("restore: --mask %s: the run's forward model has no mask.file operator to read it; its corruption is fixed by the run", mask)
