@@ -187,13 +187,15 @@ func (t *Trainer) Step(step int, lrFactor float64) ([]float64, error) {
 	return vals, nil
 }
 
-// stepGraph builds the loss of the doc's objective and both Adam updates.
+// stepGraph builds the loss of the doc's objective and both Adam updates, from one backward pass.
 func (t *Trainer) stepGraph(ctx *mlctx.Context, y, eps, lrPost, lrPrior *graph.Node) []*graph.Node {
 	negLd, nll, priorNLL := t.losses(ctx, y, eps)
 	loss := graph.Add(graph.Add(negLd, graph.MulScalar(nll, t.p.Conf.Lambda)), priorNLL)
-	postNorm := train.Adam{Name: "post", Scope: "/" + PostScope, ClipNorm: t.p.Train.Clip}.Step(ctx, loss, lrPost)
-	priorNorm := train.Adam{Name: "prior", Scope: "/" + PriorScope, ClipNorm: t.p.Train.Clip}.Step(ctx, loss, lrPrior)
-	return []*graph.Node{loss, negLd, nll, priorNLL, postNorm, priorNorm}
+	norms := train.StepAll(ctx, loss, []train.Adam{
+		{Name: "post", Scope: "/" + PostScope, ClipNorm: t.p.Train.Clip},
+		{Name: "prior", Scope: "/" + PriorScope, ClipNorm: t.p.Train.Clip},
+	}, []*graph.Node{lrPost, lrPrior})
+	return []*graph.Node{loss, negLd, nll, priorNLL, norms[0], norms[1]}
 }
 
 // losses returns the batch means, per pixel, of -log|det ∂G/∂z|, NLL(y | A x) and -log p_θ(x)

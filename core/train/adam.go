@@ -45,17 +45,47 @@ func inScope(scope, prefix string) bool {
 // global gradient norm before clipping. It panics when the scope has no trainable variable
 // in the graph (a programmer error).
 func (a Adam) Step(ctx *context.Context, loss, lr *graph.Node) (gradNorm *graph.Node) {
-	g := loss.Graph()
-	vars := a.Trainable(ctx, g)
-	if len(vars) == 0 {
-		panic(fmt.Sprintf("train.Adam %q: no trainable variables under %q in this graph", a.Name, a.Scope))
+	return StepAll(ctx, loss, []Adam{a}, []*graph.Node{lr})[0]
+}
+
+// StepAll adds the updates of several optimizers of disjoint scopes that minimize the same loss
+// (AmbientFlow's posterior and prior), opts[i] with learning rate lrs[i], and returns each one's
+// gradient norm before clipping. Every gradient comes from one backward pass: calling Step once
+// per optimizer would build the backward pass once per call (GoMLX does not merge equal
+// subgraphs), and the parts the scopes share, such as the prior's activations that the
+// posterior's gradient also flows through, would run twice per step.
+func StepAll(ctx *context.Context, loss *graph.Node, opts []Adam, lrs []*graph.Node) (gradNorms []*graph.Node) {
+	if len(opts) != len(lrs) {
+		panic(fmt.Sprintf("train.StepAll: %d optimizers but %d learning rates", len(opts), len(lrs)))
 	}
-	nodes := make([]*graph.Node, len(vars))
-	for i, v := range vars {
-		nodes[i] = v.ValueGraph(g)
+	g := loss.Graph()
+	vars := make([][]*context.Variable, len(opts))
+	var nodes []*graph.Node
+	for i, a := range opts {
+		vars[i] = a.Trainable(ctx, g)
+		if len(vars[i]) == 0 {
+			panic(fmt.Sprintf("train.Adam %q: no trainable variables under %q in this graph", a.Name, a.Scope))
+		}
+		for _, v := range vars[i] {
+			nodes = append(nodes, v.ValueGraph(g))
+		}
 	}
 	grads := graph.Gradient(loss, nodes...)
-	dtype := loss.DType()
+	gradNorms = make([]*graph.Node, len(opts))
+	off := 0
+	for i, a := range opts {
+		n := len(vars[i])
+		gradNorms[i] = a.apply(ctx, vars[i], nodes[off:off+n], grads[off:off+n], lrs[i])
+		off += n
+	}
+	return gradNorms
+}
+
+// apply adds the clipped Adam update of vars (whose values in the graph are nodes) from their
+// gradients grads, and returns the global gradient norm before clipping.
+func (a Adam) apply(ctx *context.Context, vars []*context.Variable, nodes, grads []*graph.Node, lr *graph.Node) (gradNorm *graph.Node) {
+	g := lr.Graph()
+	dtype := grads[0].DType()
 
 	// Global norm and clipping factor min(1, clip/norm).
 	sq := graph.ScalarZero(g, dtype)

@@ -160,3 +160,54 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		t.Errorf("empty run: err = %v, want ErrNoCheckpoint", err)
 	}
 }
+
+// TestStepAllMatchesSeparateSteps: two optimizers updated from one backward pass move their
+// weights exactly as one Step per optimizer does, on a loss where the first scope's gradient
+// flows through the second's (as AmbientFlow's posterior's flows through its prior), each with
+// its own learning rate, clipping and gradient norm.
+func TestStepAllMatchesSeparateSteps(t *testing.T) {
+	be := goBackend(t)
+	run := func(joint bool) (norms [2]float32, a, b []float32) {
+		ctx := context.New()
+		opts := []Adam{{Name: "a", Scope: "/a", ClipNorm: 0.5}, {Name: "b", Scope: "/b"}}
+		exec, err := context.NewExec(be, ctx, func(ctx *context.Context, lrA, lrB *graph.Node) []*graph.Node {
+			g := lrA.Graph()
+			wa := ctx.InAbsPath("/a").VariableWithValue("w", []float32{0.5, -1, 2}).ValueGraph(g)
+			wb := ctx.InAbsPath("/b").VariableWithValue("w", []float32{1.5, 0.25, -0.75}).ValueGraph(g)
+			h := graph.Tanh(graph.Mul(wa, wb)) // b's "network" applied to a's "sample"
+			loss := graph.ReduceAllSum(graph.Square(graph.Sub(h, graph.Const(g, []float32{0.3, 0.1, -0.2}))))
+			if joint {
+				n := StepAll(ctx, loss, opts, []*graph.Node{lrA, lrB})
+				return n
+			}
+			return []*graph.Node{opts[0].Step(ctx, loss, lrA), opts[1].Step(ctx, loss, lrB)}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			out, err := exec.Exec(float32(0.1), float32(0.05))
+			if err != nil {
+				t.Fatal(err)
+			}
+			norms = [2]float32{tensors.ToScalar[float32](out[0]), tensors.ToScalar[float32](out[1])}
+		}
+		a = ctx.GetVariableByScopeAndName("/a", "w").MustValue().Value().([]float32)
+		b = ctx.GetVariableByScopeAndName("/b", "w").MustValue().Value().([]float32)
+		return norms, a, b
+	}
+	n1, a1, b1 := run(false)
+	n2, a2, b2 := run(true)
+	if n1 != n2 {
+		t.Errorf("gradient norms: separate %v, joint %v", n1, n2)
+	}
+	for i := range a1 {
+		if math.Abs(float64(a1[i]-a2[i])) > 1e-6 || math.Abs(float64(b1[i]-b2[i])) > 1e-6 {
+			t.Errorf("weights after 3 steps: separate a %v b %v, joint a %v b %v", a1, b1, a2, b2)
+			break
+		}
+	}
+	if a1[0] == 0.5 || b1[0] == 1.5 {
+		t.Errorf("a scope did not move: a %v b %v", a1, b1)
+	}
+}
