@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTableOfMethodsWithoutDPS runs bm3d and ambientflow on the same observations (the same
@@ -61,5 +62,70 @@ evaluate: {metrics: [metric.psnr, metric.ssim]}
 	}
 	if strings.Contains(string(md), "DPS sample") {
 		t.Errorf("table.md has a DPS row for a method without DPS:\n%s", md)
+	}
+}
+
+// TestTableDPSWithBM3DFirst tables bm3d (no DPS) with naive (DPS of the first 2 of 4 test
+// images): bm3d comes first in the table's order, and the DPS table still has its observations
+// row (from naive's scores of the same images) and naive's row. The prior table compares the
+// prior samples with the observations and states the digit shares; the time table states the
+// day the runs finished and their peak memory.
+func TestTableDPSWithBM3DFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a tiny U-Net")
+	}
+	base := `version: 1
+name: tbl
+seed: 4
+data: {source: mnist, train: 16, test: 4}
+corruption:
+  - op: noise.gaussian
+    sigma: 0.2
+train: {batch: 4, steps: 4, checkpoint_every: 2, posterior_samples: 2, flow: {levels: 2, steps: 1, hidden: 8, cond_hidden: 4}, unet: {channels: 4, multipliers: [1], time_embed: 8}}
+sample:
+  prior: {n: 2, sampler: ddim, steps: 3}
+  dps: {images: 2, steps: 3, zeta: 2}
+evaluate: {metrics: [metric.psnr, metric.ssim, metric.fid_mnist_classifier, metric.kid_mnist_classifier]}
+`
+	tmp := t.TempDir()
+	var dirs []string
+	for _, m := range []string{"naive", "bm3d"} {
+		p, err := Parse(m+".yaml", []byte(base+"method: "+m+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(tmp, m)
+		if _, err := Execute(context.Background(), p, Options{Out: dir}); err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		dirs = append(dirs, dir)
+	}
+	out := filepath.Join(tmp, "table")
+	if err := WriteTable(context.Background(), dirs, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(out, TableMarkdown))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(data)
+	dps := md[strings.Index(md, "## DPS restorations")+1:]
+	if strings.Index(md, "## DPS restorations") < 0 {
+		t.Fatalf("table.md has no DPS table:\n%s", md)
+	}
+	dps = dps[:strings.Index(dps, "\n## ")]
+	for _, want := range []string{"| observations | y |", "| naive | DPS sample |"} {
+		if !strings.Contains(dps, want) {
+			t.Errorf("the DPS table lacks %q:\n%s", want, dps)
+		}
+	}
+	if strings.Contains(dps, "| bm3d |") {
+		t.Errorf("the DPS table has a row for bm3d, which has no DPS:\n%s", dps)
+	}
+	for _, want := range []string{"| method | FID ↓ | KID ↓ | samples | digits ↑ |", "| observations | ", "| clean test images | – | – | 4 | ",
+		"| method | train stage | peak memory | finished | machine | run folder |", time.Now().UTC().Format(time.DateOnly)} {
+		if !strings.Contains(md, want) {
+			t.Errorf("table.md lacks %q:\n%s", want, md)
+		}
 	}
 }

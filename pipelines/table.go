@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -40,6 +41,7 @@ type tableRun struct {
 	M       *MetricsFile
 	Method  Method
 	Train   float64  // seconds of the train stage (training and its amortized restorations)
+	Done    string   // the day the run's last stage finished (YYYY-MM-DD, UTC), "" when unknown
 	Machine *Machine // nil when the run did not record one
 	ObsSHA  string   // checksum of the test observations
 }
@@ -62,9 +64,18 @@ func readTableRun(dir string) (*tableRun, error) {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	r := &tableRun{Dir: dir, Name: filepath.Base(filepath.Clean(dir)), P: p, M: m, Method: meth, Train: m.Timings["train"]}
-	if r.Train == 0 {
-		if st, err := loadState(filepath.Join(dir, StateFileName)); err == nil {
+	if st, err := loadState(filepath.Join(dir, StateFileName)); err == nil {
+		if r.Train == 0 {
 			r.Train = st.Stages["train"].Seconds
+		}
+		var last time.Time
+		for _, ss := range st.Stages {
+			if ss.Finished.After(last) {
+				last = ss.Finished
+			}
+		}
+		if !last.IsZero() {
+			r.Done = last.UTC().Format(time.DateOnly)
 		}
 	}
 	if data, err := os.ReadFile(filepath.Join(dir, trainDir, MachineFile)); err == nil {

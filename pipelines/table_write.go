@@ -92,20 +92,36 @@ func WriteTable(ctx context.Context, dirs []string, out string, log *slog.Logger
 			}
 		}
 	}
-	if prior := priorTable(runs, &csvRows); len(prior) > 0 {
+	if prior, share := priorTable(runs, &csvRows); len(prior) > 0 {
 		page.H2("Prior samples")
 		page.P("Unconditional samples of each learned prior against the clean training images (FID/KID on the project's MNIST " +
-			"classifier features; lower is better; compare rows of equal sample counts).")
-		page.Table([]string{"method", "FID ↓", "KID ↓", "samples"}, prior)
+			"classifier features; lower is better; compare rows of equal sample counts). A prior that learned clean images " +
+			"scores below the observations row.")
+		head := []string{"method", "FID ↓", "KID ↓", "samples"}
+		if share {
+			page.P("Digits: the share of the images that the project's MNIST classifier assigns a class with confidence " +
+				">= 0.9 (metric.digit_share_mnist_classifier), next to that of the clean test images.")
+			head = append(head, "digits ↑")
+		}
+		page.Table(head, prior)
 	}
 	page.H2("Training time and machine")
-	page.P("The train stage's wall time (training plus its amortized restorations), from metrics.json, and the machine it " +
-		"recorded (train/machine.json).")
+	page.P("The train stage's wall time (training plus its amortized restorations) and the peak resident memory of the " +
+		"processes that ran the run, from metrics.json; the day its last stage finished (state.json); the machine it " +
+		"recorded (train/machine.json). Runs that shared a machine with other work ran slower than it alone would.")
 	var trows [][]string
 	for _, r := range runs {
-		trows = append(trows, []string{r.label(runs), formatSeconds(r.Train), r.machineText(), r.Name})
+		mem := "–"
+		if r.M.PeakRSSMB > 0 {
+			mem = fmt.Sprintf("%.0f MiB", r.M.PeakRSSMB)
+		}
+		done := r.Done
+		if done == "" {
+			done = "–"
+		}
+		trows = append(trows, []string{r.label(runs), formatSeconds(r.Train), mem, done, r.machineText(), r.Name})
 	}
-	page.Table([]string{"method", "train stage", "machine", "run folder"}, trows)
+	page.Table([]string{"method", "train stage", "peak memory", "finished", "machine", "run folder"}, trows)
 	if n, err := restorationGrid(runs, out); err != nil {
 		log.Warn("table: restorations grid not drawn", "err", err)
 	} else if n != "" {
@@ -144,7 +160,7 @@ var csvHeader = []string{"table", "method", "uses_clean_data", "run", "estimate"
 	"psnr", "psnr_se", "ssim", "ssim_se", "lpips", "lpips_se", "fid_mnist_classifier", "kid_mnist_classifier", "paper_psnr", "train_s", "machine"}
 
 // restorationTable returns the rows of one restoration table: the observations (est obs of
-// the first run), then every run that has the estimate est. It appends the CSV rows and the
+// the first run that has it), then every run that has the estimate est. It appends the CSV rows and the
 // citations of the paper's figures it shows.
 func restorationTable(runs []*tableRun, est, obs, table, source, ckey string, csvRows *[][]string, cites *[]string) [][]string {
 	paper := func(method string) string {
@@ -165,8 +181,10 @@ func restorationTable(runs []*tableRun, est, obs, table, source, ckey string, cs
 		return append(out, paperCol, strconv.Itoa(r.M.Count["psnr."+e]))
 	}
 	var rows [][]string
-	first := runs[0]
-	if _, ok := first.M.Metrics["psnr."+obs]; !ok {
+	// The runs share their test observations, so any run that scored them gives their row
+	// (bm3d, which has no DPS, does not score the DPS subset).
+	first := firstWith(runs, "psnr."+obs)
+	if first == nil {
 		return nil
 	}
 	rows = append(rows, row(first, "observations", "y", obs, paper("")))
@@ -186,18 +204,59 @@ func restorationTable(runs []*tableRun, est, obs, table, source, ckey string, cs
 	return rows
 }
 
-// priorTable returns the rows of the prior-sample table (runs with set metrics of prior).
-func priorTable(runs []*tableRun, csvRows *[][]string) [][]string {
-	var rows [][]string
+// priorTable returns the rows of the prior-sample table: the observations, then the runs with
+// set metrics of prior; share reports whether the digit-share column is present (some run
+// measured it), in which case a row of the clean test images' share comes first.
+func priorTable(runs []*tableRun, csvRows *[][]string) (rows [][]string, share bool) {
+	const digits = "digit_share_mnist_classifier"
+	for _, r := range runs {
+		if _, ok := r.M.Metrics[digits+".prior"]; ok {
+			share = true
+		}
+	}
+	row := func(label string, r *tableRun, set string) []string {
+		out := []string{label, cell(r.M, priorMetricCols[0]+"."+set), cell(r.M, priorMetricCols[1]+"."+set),
+			strconv.Itoa(r.M.Count[priorMetricCols[0]+"."+set])}
+		if share {
+			out = append(out, percent(r.M, digits+"."+set))
+		}
+		return out
+	}
 	for _, r := range runs {
 		if _, ok := r.M.Metrics[priorMetricCols[0]+".prior"]; !ok {
 			continue
 		}
-		rows = append(rows, []string{r.label(runs), cell(r.M, priorMetricCols[0]+".prior"), cell(r.M, priorMetricCols[1]+".prior"),
-			strconv.Itoa(r.M.Count[priorMetricCols[0]+".prior"])})
+		if len(rows) == 0 {
+			if src := firstWith(runs, priorMetricCols[0]+".input"); src != nil {
+				rows = append(rows, row("observations", src, "input"))
+			}
+			if src := firstWith(runs, digits+".clean"); share && src != nil {
+				rows = append(rows, []string{"clean test images", "–", "–", strconv.Itoa(src.M.Count[digits+".clean"]), percent(src.M, digits+".clean")})
+			}
+		}
+		rows = append(rows, row(r.label(runs), r, "prior"))
 		*csvRows = append(*csvRows, csvRow("prior", r, r, "prior", "–"))
 	}
-	return rows
+	return rows, share
+}
+
+// percent formats the share metrics[key] in percent, "–" when it is absent.
+func percent(m *MetricsFile, key string) string {
+	v, ok := m.Metrics[key]
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
+}
+
+// firstWith returns the first run whose metrics hold key, nil when none does.
+func firstWith(runs []*tableRun, key string) *tableRun {
+	for _, r := range runs {
+		if _, ok := r.M.Metrics[key]; ok {
+			return r
+		}
+	}
+	return nil
 }
 
 // cell formats a figure as the report does: "mean ± stderr", the mean alone for set metrics,
