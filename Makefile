@@ -4,7 +4,7 @@ BIN     := bin/flowdiff
 PIPELINE ?= flowdiff.yaml
 OUT     ?=
 
-.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins baselines paper
+.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins baselines keep-baselines results paper
 
 # Pinned code generators for `make proto` (protoc itself comes from Debian's protobuf-compiler).
 PROTOC_GEN_GO_VERSION      := v1.36.10
@@ -47,6 +47,19 @@ baselines: build
 		else ./$(BIN) run $(BASELINES)/$$m.yaml --out $(BASELINES)/$$m || exit 1; fi; \
 	done
 	./$(BIN) table $(addprefix $(BASELINES)/,$(METHODS)) --out $(BASELINES)/table
+
+# keep-baselines keeps what the tables read of each finished run of `make baselines` in KEPT
+# (scripts/keep-run.sh: no checkpoints, no training data), and results regenerates
+# docs/results.md from the paper suites (pending where they have no run) and the kept runs.
+KEPT ?= docs/runs/mnist-baselines
+keep-baselines:
+	@for m in $(METHODS); do \
+		if [ -f $(BASELINES)/$$m/metrics.json ]; then scripts/keep-run.sh $(BASELINES)/$$m $(KEPT)/$$m || exit 1; \
+		else echo "keep-baselines: $(BASELINES)/$$m is not finished, not kept"; fi; \
+	done
+results: build
+	mkdir -p runs/paper-cpu runs/paper-gpu
+	./$(BIN) results runs/paper-cpu runs/paper-gpu --baselines $(KEPT)
 
 # paper runs the paper reproduction suite (docs/paper.md) with PROFILE (gpu on BACKEND xla:cuda by
 # default; PROFILE=cpu BACKEND=go for the 2-core CPU) into PAPER_OUT, continuing a suite already there.

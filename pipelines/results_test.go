@@ -16,7 +16,7 @@ func TestResultsPending(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "results.md")
-	if err := WriteResults(context.Background(), []string{suite}, out); err != nil {
+	if err := WriteResults(context.Background(), []string{suite}, "", out); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(out)
@@ -38,7 +38,7 @@ func TestResultsPending(t *testing.T) {
 			t.Errorf("a page without runs shows a figure: %s", line)
 		}
 	}
-	if err := WriteResults(context.Background(), []string{filepath.Join(suite, "absent")}, out); err == nil {
+	if err := WriteResults(context.Background(), []string{filepath.Join(suite, "absent")}, "", out); err == nil {
 		t.Error("a missing suite folder gave no error")
 	}
 }

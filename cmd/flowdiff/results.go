@@ -18,13 +18,14 @@ func resultsCommand() *cli.Command {
 			"steps and grids. Several suites (cpu, gpu) give one row each; missing runs are listed as pending (docs/paper.md).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Value: "docs/results.md", Usage: "the Markdown file to write; image links are relative to its folder"},
+			&cli.StringFlag{Name: "baselines", Usage: "a folder of finished run folders, one per method on the same observations (make baselines): their `flowdiff table` is written next to --out and included as a section"},
 		},
 		OnUsageError: subcommandUsageError,
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
 				return usagef("results needs suite folders, e.g. `flowdiff results runs/paper-cpu-...`")
 			}
-			if err := pipelines.WriteResults(c.Context, c.Args().Slice(), c.String("out")); err != nil {
+			if err := pipelines.WriteResults(c.Context, c.Args().Slice(), c.String("baselines"), c.String("out")); err != nil {
 				return err
 			}
 			fmt.Fprintln(c.App.Writer, c.String("out"))

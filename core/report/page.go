@@ -18,7 +18,7 @@ type Page struct {
 }
 
 type block struct {
-	kind   string // h2, p, img, table
+	kind   string // h2, h3, p, img, table
 	text   string
 	path   string // img: relative to the page's folder
 	header []string
@@ -27,6 +27,24 @@ type block struct {
 
 // H2 adds a section heading.
 func (p *Page) H2(s string) { p.blocks = append(p.blocks, block{kind: "h2", text: s}) }
+
+// Include adds sub as a section of p: its title as a section heading, its sections one level
+// down, and its image links prefixed with dir (sub's folder relative to p's), so a page written
+// into its own folder can also appear inside another.
+func (p *Page) Include(sub *Page, dir string) {
+	p.H2(sub.Title)
+	for _, bl := range sub.blocks {
+		switch bl.kind {
+		case "h2":
+			bl.kind = "h3"
+		case "h3":
+			bl.kind = "p" // a fourth level is not kept: the heading stays as a paragraph
+		case "img":
+			bl.path = filepath.ToSlash(filepath.Join(dir, bl.path))
+		}
+		p.blocks = append(p.blocks, bl)
+	}
+}
 
 // P adds a paragraph of plain text (Markdown inline code in backticks is kept in both forms).
 func (p *Page) P(format string, args ...any) {
@@ -51,6 +69,8 @@ func (p *Page) Markdown() string {
 		switch bl.kind {
 		case "h2":
 			fmt.Fprintf(&b, "## %s\n\n", bl.text)
+		case "h3":
+			fmt.Fprintf(&b, "### %s\n\n", bl.text)
 		case "p":
 			fmt.Fprintf(&b, "%s\n\n", bl.text)
 		case "img":
@@ -78,6 +98,8 @@ func (p *Page) HTML(dir string) (string, error) {
 		switch bl.kind {
 		case "h2":
 			fmt.Fprintf(&b, "<h2>%s</h2>\n", esc(bl.text))
+		case "h3":
+			fmt.Fprintf(&b, "<h3>%s</h3>\n", esc(bl.text))
 		case "p":
 			fmt.Fprintf(&b, "<p>%s</p>\n", inlineCode(esc(bl.text)))
 		case "img":

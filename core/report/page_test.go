@@ -46,3 +46,38 @@ func TestPageRenders(t *testing.T) {
 		t.Error("a missing image was not reported")
 	}
 }
+
+// TestPageInclude: an included page becomes a section: its title a level-2 heading, its
+// sections level 3, its image links re-rooted at its folder, and the outer page's HTML finds
+// the image there.
+func TestPageInclude(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteGridPNG(filepath.Join(dir, "sub", "g.png"), []Row{{Label: "a", Images: batch.New(1, 4, 4, 1)}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	sub := Page{Title: "Methods"}
+	sub.H2("Amortized")
+	sub.P("text")
+	sub.Image("g.png", "grid")
+	outer := Page{Title: "Results"}
+	outer.H2("Table 1")
+	outer.Include(&sub, "sub")
+	md := outer.Markdown()
+	want := "# Results\n\n## Table 1\n\n## Methods\n\n### Amortized\n\ntext\n\n![grid](sub/g.png)\n\n"
+	if md != want {
+		t.Errorf("markdown:\n%q\nwant\n%q", md, want)
+	}
+	h, err := outer.HTML(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(h, "<h3>Amortized</h3>") {
+		t.Errorf("html lacks the level-3 heading:\n%s", h)
+	}
+	if sub.Markdown() != "# Methods\n\n## Amortized\n\ntext\n\n![grid](g.png)\n\n" {
+		t.Errorf("Include changed the included page:\n%s", sub.Markdown())
+	}
+}
