@@ -8,6 +8,7 @@ import (
 
 	"github.com/flowdiff/flowdiff-go/core/batch"
 	"github.com/flowdiff/flowdiff-go/core/flow"
+	"github.com/flowdiff/flowdiff-go/core/nn"
 	"github.com/flowdiff/flowdiff-go/core/operators"
 	"github.com/flowdiff/flowdiff-go/core/schema"
 	"github.com/flowdiff/flowdiff-go/core/train"
@@ -19,7 +20,7 @@ import (
 // conditioning channels) and train.ambientflow's default Glow prior, both Adam updates from one
 // backward pass. docs/benchmarks-nn.md has the figures.
 func BenchmarkStep(b *testing.B) {
-	be, err := backends.NewWithConfig("go:ops_sequential") // core/backend's "go"
+	be, err := backends.NewWithConfig(nn.PortableBackendConfig) // core/backend's "go"
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,6 +22,8 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // registers "go"
 	"github.com/gomlx/gomlx/backends/xla"
+
+	"github.com/flowdiff/flowdiff-go/core/nn"
 )
 
 // Default is the backend used when nothing else chooses one.
@@ -71,12 +73,14 @@ func Validate(config string) error {
 	return fmt.Errorf("unknown backend %q: use one of %s", config, strings.Join(Known, ", "))
 }
 
-// goDefaultConfig is how a plain "go" starts SimpleGo. Its inter-op parallel scheduler hung
-// on FlowDiff's training graphs here (process idle, every goroutine waiting in
-// simplego.(*Executable).executeParallel; GoMLX v0.26.0, 2 cores), so ops run one after the
-// other; each op still uses all cores for its own work (matmuls, convolutions). Users can ask
-// for "go:ops_parallel" explicitly.
-const goDefaultConfig = "go:ops_sequential"
+// goDefaultConfig is how a plain "go" starts SimpleGo (nn.PortableBackendConfig, which says
+// why): independent ops run at the same time in an unbounded goroutine pool. GoMLX's default,
+// a pool of 2·NumCPU, hung on FlowDiff's training graphs here (process idle, every goroutine
+// waiting in simplego.(*Executable).executeParallel; GoMLX v0.26.0, 2 cores): ops that split
+// their work wait for a slot while holding one. "go:ops_sequential" runs the ops one after the
+// other (the setting before 2026-12-03, slower); an explicit "go:ops_parallel" without
+// parallelism gets GoMLX's bounded pool and may hang.
+const goDefaultConfig = nn.PortableBackendConfig
 
 // ErrNoPlugin is wrapped by New when an XLA backend is asked for but no PJRT plugin is
 // installed.
@@ -109,7 +113,12 @@ func New(ctx context.Context, c Choice) (backends.Backend, error) {
 				done <- result{nil, fmt.Errorf("backend %q panicked while starting: %v", c.Config, r)}
 			}
 		}()
-		b, err := backends.NewWithConfig(config)
+		var b backends.Backend
+		err := quietStdout(func() error {
+			var err error
+			b, err = backends.NewWithConfig(config)
+			return err
+		})
 		done <- result{b, err}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, StartTimeout)
@@ -157,3 +166,18 @@ const InstallHint = `To use XLA, install a PJRT plugin and point FlowDiff-Go at 
     (installs into /usr/local/lib/go-xla or ~/.local/lib/go-xla)
   - or pass the plugin's absolute path: --backend xla:/path/to/pjrt_c_api_cuda_plugin.so
 Plugins are named pjrt_c_api_<name>_plugin.so. Without one, use --backend go (the pure-Go default).`
+
+// quietStdout runs fn with os.Stdout on the null device: SimpleGo prints its parallelism
+// setting to standard output when it starts, which would mix into a command's output (a
+// path that scripts read, a CSV). The backend starts before anything else writes there.
+func quietStdout(fn func() error) error {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return fn()
+	}
+	defer null.Close()
+	saved := os.Stdout
+	os.Stdout = null
+	defer func() { os.Stdout = saved }()
+	return fn()
+}

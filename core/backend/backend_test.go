@@ -3,6 +3,8 @@ package backend
 import (
 	"context"
 	"errors"
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -26,14 +28,28 @@ func TestResolvePrecedence(t *testing.T) {
 	}
 }
 
+// TestNewGo starts the default pure-Go backend without writing to standard output (SimpleGo
+// prints its parallelism setting there, which would mix into a command's output).
 func TestNewGo(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stdout
+	os.Stdout = w
 	b, err := New(context.Background(), Choice{"go", "default"})
+	os.Stdout = saved
+	w.Close()
+	printed, _ := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Finalize()
 	if b.Name() != "go" && !strings.Contains(strings.ToLower(b.Name()), "go") {
 		t.Errorf("backend name = %q", b.Name())
+	}
+	if len(printed) > 0 {
+		t.Errorf("starting the backend wrote to standard output: %q", printed)
 	}
 }
 

@@ -8,5 +8,5 @@ import (
 )
 
 // testGoConfig is the pure-Go backend's configuration in tests: nn.PortableBackendConfig
-// (sequential op scheduling, see core/nn), or $BASELINES_GO_CONFIG when set.
+// (see core/nn), or $BASELINES_GO_CONFIG when set.
 var testGoConfig = cmp.Or(os.Getenv("BASELINES_GO_CONFIG"), nn.PortableBackendConfig)

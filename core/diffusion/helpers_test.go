@@ -17,8 +17,8 @@ import (
 )
 
 // testGoConfig is the configuration of the pure-Go backend in tests and benchmarks:
-// nn.PortableBackendConfig (sequential op scheduling: SimpleGo's parallel scheduler can
-// deadlock on these graphs on 2 cores, see core/nn), or $DIFFUSION_GO_CONFIG when set; tests
+// nn.PortableBackendConfig (an unbounded pool: SimpleGo's default one can deadlock on these
+// graphs on 2 cores, see core/nn), or $DIFFUSION_GO_CONFIG when set; tests
 // get the backend from gomlxtest.Backend and gomlxtest.ForEachBackend.
 var testGoConfig = cmp.Or(os.Getenv("DIFFUSION_GO_CONFIG"), nn.PortableBackendConfig)
 

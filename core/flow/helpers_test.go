@@ -19,8 +19,8 @@ import (
 )
 
 // testGoConfig is the pure-Go backend's configuration in tests (see gomlxtest.Backend): nn's
-// (ops run sequentially: see nn.PortableBackendConfig), or $NN_GO_CONFIG when set (as in
-// core/nn's tests; for example "go" to benchmark the default, parallel op scheduling).
+// (independent ops at the same time in an unbounded pool: see nn.PortableBackendConfig), or
+// $NN_GO_CONFIG when set (as in core/nn's tests; for example "go:ops_sequential").
 var testGoConfig = cmp.Or(os.Getenv("NN_GO_CONFIG"), nn.PortableBackendConfig)
 
 // normalTensor returns a tensor with N(0, 1) entries, seeded.

@@ -30,10 +30,10 @@
 //     to fewer channels than it reads multiplies first and shifts the products after
 //     (conv_shift.go), nine out-channel windows instead of nine in-channel ones.
 //
-// Create the pure-Go backend with PortableBackendConfig ("go:ops_sequential"): with GoMLX's
-// default op scheduling, SimpleGo v0.26.0 deadlocks on graphs with several concurrently ready
-// batched matmuls (an attention block's gradient, a ResBlock's on 2 cores; see
-// PortableBackendConfig). Measured figures are in docs/benchmarks-nn.md.
+// Create the pure-Go backend with PortableBackendConfig ("go:ops_parallel,parallelism=-1"):
+// with GoMLX's default worker pool, SimpleGo v0.26.0 deadlocks on graphs with several
+// concurrently ready batched matmuls (an attention block's gradient, a ResBlock's on 2 cores;
+// see PortableBackendConfig). Measured figures are in docs/benchmarks-nn.md.
 //
 // Every layer scopes its variables with ctx.In(name), creates them with the input's dtype
 // (float32 or float64) and works on NHWC tensors [batch, height, width, channels]; dense layers

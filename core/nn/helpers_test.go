@@ -17,8 +17,8 @@ import (
 // internal/gomlxtest; these are this package's own.
 
 // testGoConfig is the backend configuration tests and benchmarks use for the pure-Go backend:
-// PortableBackendConfig (see there why ops run sequentially), or $NN_GO_CONFIG when set (for
-// example "go" to benchmark the default, parallel op scheduling).
+// PortableBackendConfig (see there how ops are scheduled), or $NN_GO_CONFIG when set (for
+// example "go:ops_sequential" to compare with ops run one after the other).
 var testGoConfig = cmp.Or(os.Getenv("NN_GO_CONFIG"), PortableBackendConfig)
 
 // runCtx builds fn in a fresh seeded context, runs it on inputs, and returns the output and the
