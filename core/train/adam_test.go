@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/flowdiff/flowdiff-go/core/nn"
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -14,7 +15,7 @@ import (
 
 func goBackend(t testing.TB) backends.Backend {
 	t.Helper()
-	b, err := backends.NewWithConfig("go:ops_sequential") // see core/backend: the parallel scheduler hangs
+	b, err := backends.NewWithConfig(nn.PortableBackendConfig) // core/backend's "go"
 	if err != nil {
 		t.Fatal(err)
 	}
