@@ -118,6 +118,21 @@ func PriorTerm(ctx *context.Context, cfg UNetConfig, x0, eps, t, sqrtAbar, sqrtO
 	return graph.Mul(matchDType(weight, r), r)
 }
 
+// PriorTermAndLoss returns PriorTerm and DenoiseLoss of the same x0, eps and t from one U-Net
+// evaluation, for the joint step that trains the flow on the prior term and the U-Net on the
+// denoising loss of the flow's samples in one graph (core/train): the two terms share the
+// noised input and the U-Net's forward pass. Gradients of loss reach x0 too; the caller takes
+// only the U-Net's (the diffusion step's stopgrad(x0) in effect), and the flow's from prior.
+func PriorTermAndLoss(ctx *context.Context, cfg UNetConfig, x0, eps, t, sqrtAbar, sqrtOneMinusAbar, weight *graph.Node) (prior, loss *graph.Node) {
+	if weight.Rank() != 1 || weight.Shape().Dimensions[0] != x0.Shape().Dimensions[0] {
+		panic(fmt.Sprintf("diffusion.PriorTermAndLoss: want weight [%d], got %s", x0.Shape().Dimensions[0], weight.Shape()))
+	}
+	r := residualSquares(ctx, cfg, x0, eps, t, sqrtAbar, sqrtOneMinusAbar)
+	prior = graph.Mul(matchDType(weight, r), r)
+	loss = graph.DivScalar(graph.ReduceAllMean(r), float64(x0.Shape().Size()/x0.Shape().Dimensions[0]))
+	return prior, loss
+}
+
 // checkLossArgs panics unless x0 and eps are [N, H, W, C] alike and the rest are [N].
 func checkLossArgs(x0, eps *graph.Node, perSampleArgs ...*graph.Node) {
 	if x0.Rank() != 4 || !x0.Shape().Equal(eps.Shape()) {

@@ -1,7 +1,10 @@
 // Package train trains FlowDiff's two networks jointly on corrupted observations only
 // (docs/design.md): a conditional normalizing flow G_phi(z; y) and a DDPM eps_theta.
 //
-// One joint step is a flow step (theta frozen) followed by a diffusion step (phi frozen):
+// One joint step is a flow step (theta frozen) and a diffusion step (phi frozen) on the flow
+// step's samples, compiled as one graph in which the prior term and L_dm share the U-Net's
+// evaluation (the same x0, eps and t; Trainer.jointStepGraph); the reset phases run either
+// step alone:
 //
 //	L_flow(phi) = E_z [ -log|det dG/dz| + NLL(y | A(G(z;y))) + lambda * L_prior(G(z;y))
 //	                    + Σ_k w_k E_k(G(z;y)) ] / D

@@ -13,15 +13,19 @@ import (
 	"github.com/flowdiff/flowdiff-go/core/nn"
 )
 
-// StepFLOPs is the arithmetic of one joint step's matrix products (nn.CountProducts): the flow
-// step (forward, prior and gradient in the flow's weights) and the diffusion step (the U-Net's
-// forward pass and gradient in its weights, on the flow step's samples).
+// StepFLOPs is the arithmetic of one joint step's matrix products (nn.CountProducts).
 type StepFLOPs struct {
+	// Joint is the compiled joint step (Trainer.jointStepGraph): what a training step computes.
+	Joint nn.ProductCount
+	// Flow and Diffusion are its two halves built as graphs of their own, as the reset phases
+	// run them: the flow step (forward, prior and gradient in the flow's weights) and the
+	// diffusion step (the U-Net's forward pass and gradient in its weights, on the flow step's
+	// samples). Their sum exceeds Joint by the U-Net forward pass the joint step shares.
 	Flow, Diffusion nn.ProductCount
 }
 
 // Total is the FLOPs of the whole joint step.
-func (s StepFLOPs) Total() float64 { return s.Flow.FLOPs + s.Diffusion.FLOPs }
+func (s StepFLOPs) Total() float64 { return s.Joint.FLOPs }
 
 // CountStepFLOPs builds the graphs of one joint step with the trainer's models and batch, as
 // the compiled steps are built but without compiling or running them (the models and the
@@ -46,6 +50,9 @@ func (t *Trainer) CountStepFLOPs(ctx context.Context) (StepFLOPs, error) {
 		return s, err
 	}
 	if s.Diffusion, err = t.countGraph("diffusion_step_flops", t.diffusionStepGraph, t.diffusionArgs(in, toTensor(in.z), t.cfg.DiffusionLR)); err != nil {
+		return s, err
+	}
+	if s.Joint, err = t.countGraph("joint_step_flops", t.jointStepGraph, append(flowArgs, float32(t.cfg.DiffusionLR))); err != nil {
 		return s, err
 	}
 	return s, nil

@@ -26,8 +26,14 @@ func TestCountStepFLOPs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Flow.FLOPs <= 0 || s.Diffusion.FLOPs <= 0 || s.Flow.Unknown+s.Diffusion.Unknown != 0 {
+		if s.Flow.FLOPs <= 0 || s.Diffusion.FLOPs <= 0 || s.Flow.Unknown+s.Diffusion.Unknown+s.Joint.Unknown != 0 {
 			t.Fatalf("batch %d: got %+v", batch, s)
+		}
+		// The joint step shares the U-Net's forward pass between the flow's prior term and
+		// the denoising loss: it computes less than its halves apart, but more than the flow
+		// step alone (the U-Net's weight gradient).
+		if !(s.Joint.FLOPs < s.Flow.FLOPs+s.Diffusion.FLOPs && s.Joint.FLOPs > s.Flow.FLOPs) || s.Total() != s.Joint.FLOPs {
+			t.Errorf("batch %d: joint step %v FLOPs, flow step %v, diffusion step %v", batch, s.Joint.FLOPs, s.Flow.FLOPs, s.Diffusion.FLOPs)
 		}
 		return s
 	}
@@ -38,6 +44,7 @@ func TestCountStepFLOPs(t *testing.T) {
 	}{
 		{"flow", f1.Flow.FLOPs, f2.Flow.FLOPs, f4.Flow.FLOPs},
 		{"diffusion", f1.Diffusion.FLOPs, f2.Diffusion.FLOPs, f4.Diffusion.FLOPs},
+		{"joint", f1.Joint.FLOPs, f2.Joint.FLOPs, f4.Joint.FLOPs},
 	} {
 		if c.d-c.b != 2*(c.b-c.a) {
 			t.Errorf("%s step: FLOPs at batch 1, 2, 4 = %v, %v, %v: not affine in the batch", c.name, c.a, c.b, c.d)

@@ -88,7 +88,7 @@ func flowGradient(t *testing.T, tr *Trainer, in stepInputs) (float64, []float64)
 		t.Fatal(err)
 	}
 	ex, err := mlctx.NewExec(tr.be, tr.ctx, func(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
-		out, _ := tr.flowLoss(ctx, tr.nameFlowIn(in))
+		out, _, _ := tr.flowLoss(ctx, tr.nameFlowIn(in))
 		loss := out.Loss
 		vars := Adam{Scope: FlowScope}.Trainable(ctx, loss.Graph())
 		nodes := make([]*graph.Node, len(vars))

@@ -155,12 +155,17 @@ func (t *Trainer) runPhase(ctx context.Context, dir string, st *State, n int, cu
 
 func (t *Trainer) compile() error {
 	var err error
-	if t.flowEx == nil {
+	if t.jointEx == nil {
+		if t.jointEx, err = t.buildJointStep(); err != nil {
+			return fmt.Errorf("build joint step: %w", err)
+		}
+	}
+	if t.flowEx == nil && t.cfg.Reset.FlowSteps > 0 {
 		if t.flowEx, err = t.buildFlowStep(); err != nil {
 			return fmt.Errorf("build flow step: %w", err)
 		}
 	}
-	if t.dmEx == nil {
+	if t.dmEx == nil && t.cfg.Reset.DiffusionSteps > 0 {
 		if t.dmEx, err = t.buildDiffusionStep(); err != nil {
 			return fmt.Errorf("build diffusion step: %w", err)
 		}
@@ -202,6 +207,23 @@ func (t *Trainer) step(ctx context.Context, st *State) (CurveRow, error) {
 			x.FinalizeAll()
 		}
 	}()
+	if st.Phase == PhaseJoint {
+		row.Lambda = t.lambda(st)
+		fo, do, err := t.jointStep(ctx, in, row.Lambda, t.cfg.FlowLR*w, t.cfg.DiffusionLR*w)
+		if err != nil {
+			return row, err
+		}
+		if err := checkFinite(fo.slots()); err != nil {
+			return row, err
+		}
+		if err := checkFinite(do.slots()); err != nil {
+			return row, err
+		}
+		row.FlowLoss, row.Entropy, row.NLL, row.Prior, row.FlowGrad = fo.Loss, fo.Entropy, fo.NLL, fo.Prior, fo.GradNorm
+		row.ExtraPrior = fo.Extra
+		row.DMLoss, row.DMGrad = do.Loss, do.GradNorm
+		return row, nil
+	}
 	if st.Phase != PhaseDiffusion {
 		row.Lambda = t.lambda(st)
 		out, samples, err := t.flowStep(ctx, in, row.Lambda, t.cfg.FlowLR*w)

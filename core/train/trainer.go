@@ -74,8 +74,9 @@ type Trainer struct {
 	keys    []string                // sorted parameter keys, the order of the param inputs
 	seed    int64
 	log     *slog.Logger
-	flowEx  *mlctx.Exec
-	dmEx    *mlctx.Exec
+	jointEx *mlctx.Exec // the joint phase's step: both models' updates in one graph
+	flowEx  *mlctx.Exec // the flow-reset phase's step
+	dmEx    *mlctx.Exec // the diffusion-reset phase's step
 	genEx   *mlctx.Exec
 	imgSize int
 	built   []WeightedPrior // the priors New built from cfg.Priors; Close closes them
@@ -204,26 +205,51 @@ func (t *Trainer) buildFlowStep() (*mlctx.Exec, error) {
 func (t *Trainer) flowStepGraph(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
 	opt := Adam{Name: "flow", Scope: FlowScope, ClipNorm: t.cfg.Clip}
 	args := t.nameFlowIn(in)
-	out, x := t.flowLoss(ctx, args)
+	out, x, _ := t.flowLoss(ctx, args)
 	out.GradNorm = opt.Step(ctx, out.Loss, args.LR)
 	return append([]*graph.Node{x}, out.flat()...)
 }
 
+// buildJointStep compiles the joint phase's step: the flow step's inputs and the diffusion
+// learning rate last; outputs flowOut then diffOut.
+func (t *Trainer) buildJointStep() (*mlctx.Exec, error) {
+	return mlctx.NewExec(t.be, t.ctx, t.jointStepGraph)
+}
+
+// jointStepGraph builds one joint step, the flow step and then the diffusion step on the flow
+// step's samples, as one graph. The diffusion step's denoising loss is that of the flow's
+// samples x (before the flow's update) with the same eps and t as the flow's prior term, so
+// both read one U-Net evaluation (diffusion.PriorTermAndLoss) where two compiled steps ran it
+// twice and sent x through the host in between. Each optimizer takes the gradient of its own
+// loss in its own variables: the flow's of the flow loss, the U-Net's of the denoising loss
+// (no gradient of it reaches the flow: its x is the flow step's x0 = stopgrad(G(z; y))). The
+// results equal those of flowStepGraph followed by diffusionStepGraph.
+func (t *Trainer) jointStepGraph(ctx *mlctx.Context, in []*graph.Node) []*graph.Node {
+	args := t.nameFlowIn(in[:len(in)-1])
+	dmLR := in[len(in)-1]
+	out, _, dm := t.flowLoss(ctx, args)
+	out.GradNorm = Adam{Name: "flow", Scope: FlowScope, ClipNorm: t.cfg.Clip}.Step(ctx, out.Loss, args.LR)
+	norm := Adam{Name: "unet", Scope: UNetScope, ClipNorm: t.cfg.Clip}.Step(ctx, dm, dmLR)
+	diffusion.UpdateEMA(ctx, dm.Graph(), "unet", t.cfg.EMA)
+	return append(out.flat(), diffOut[*graph.Node]{Loss: dm, GradNorm: norm}.flat()...)
+}
+
 // flowLoss builds the flow loss from the flow step's inputs: the outputs but the gradient norm
 // (the loss, its entropy, NLL and prior terms, and the extra priors' term when some term is
-// injected), and the step's samples x.
-func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) (flowOut[*graph.Node], *graph.Node) {
+// injected), the step's samples x, and the U-Net's denoising loss on x with the prior term's
+// eps and t (for the joint step; a graph that does not use it does not compute it).
+func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) (flowOut[*graph.Node], *graph.Node, *graph.Node) {
 	d := float64(t.imgSize)
 	if !t.needsHost() { // the in-graph path, as it always was
 		x, logdet := t.sample(ctx, in.Z, in.Base)
 		ax := t.gop.ApplyGraph(x, t.graphParams(in.Params))
 		nll := t.gnoise.NLLGraph(in.Y, ax)
-		prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar, in.Weight)
+		prior, dm := diffusion.PriorTermAndLoss(ctx, t.cfg.UNet, toModelRange(x), in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar, in.Weight)
 		ent := graph.DivScalar(graph.ReduceAllMean(graph.Neg(logdet)), d)
 		nllM := graph.DivScalar(graph.ReduceAllMean(nll), d)
 		priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
 		loss := graph.Add(graph.Add(ent, nllM), graph.Mul(in.Lambda, priorM))
-		return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM}, x
+		return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM}, x, dm
 	}
 	x, logdet := t.sample(ctx, in.Z, in.Base)
 	nllM := in.HostNLL
@@ -231,12 +257,12 @@ func (t *Trainer) flowLoss(ctx *mlctx.Context, in flowIn[*graph.Node]) (flowOut[
 		ax := t.gop.ApplyGraph(x, t.graphParams(in.Params))
 		nllM = graph.DivScalar(graph.ReduceAllMean(t.gnoise.NLLGraph(in.Y, ax)), d)
 	}
-	prior := diffusion.PriorTerm(ctx, t.cfg.UNet, toModelRange(x), in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar, in.Weight)
+	prior, dm := diffusion.PriorTermAndLoss(ctx, t.cfg.UNet, toModelRange(x), in.Eps, in.TIdx, in.SqrtAbar, in.Sqrt1mAbar, in.Weight)
 	ent := graph.DivScalar(graph.ReduceAllMean(graph.Neg(logdet)), d)
 	priorM := graph.DivScalar(graph.ReduceAllMean(prior), d)
 	loss := graph.Add(graph.Add(ent, nllM), graph.Mul(in.Lambda, priorM))
 	loss = graph.Add(graph.Add(loss, in.HostExtra), injected(x, in.HostGrad))
-	return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM, Host: true, Extra: in.HostExtra}, x
+	return flowOut[*graph.Node]{Loss: loss, Entropy: ent, NLL: nllM, Prior: priorM, Host: true, Extra: in.HostExtra}, x, dm
 }
 
 // buildDiffusionStep compiles the diffusion step: inputs diffIn, outputs diffOut. The samples
@@ -347,6 +373,21 @@ func (t *Trainer) flowStep(ctx context.Context, in stepInputs, lambda, lr float6
 	return nameFlowOut(vals, t.needsHost()), out[0], nil
 }
 
+// jointStep runs one step of the joint phase (jointStepGraph) with learning rates flowLR and
+// dmLR, and returns both steps' outputs as float64.
+func (t *Trainer) jointStep(ctx context.Context, in stepInputs, lambda, flowLR, dmLR float64) (flowOut[float64], diffOut[float64], error) {
+	args, err := t.flowArgs(ctx, in, lambda, flowLR)
+	if err != nil {
+		return flowOut[float64]{}, diffOut[float64]{}, err
+	}
+	vals, err := scalars(t.jointEx.Exec(append(args, float32(dmLR))...))
+	if err != nil {
+		return flowOut[float64]{}, diffOut[float64]{}, err
+	}
+	fo := nameFlowOut(vals[:len(vals)-2], t.needsHost())
+	return fo, nameDiffOut(vals[len(vals)-2:]), nil
+}
+
 // diffusionStep runs one diffusion step on the samples x ([0,1] intensities) and returns its
 // outputs as float64.
 func (t *Trainer) diffusionStep(in stepInputs, x *tensors.Tensor, lr float64) (diffOut[float64], error) {
@@ -408,6 +449,6 @@ func (t *Trainer) resetScope(scope, optName string) error {
 	if err := t.ctx.InAbsPath("/" + diffusion.EMAScope + scope).DeleteVariablesInScope(); err != nil {
 		return err
 	}
-	t.flowEx, t.dmEx, t.genEx = nil, nil, nil
+	t.jointEx, t.flowEx, t.dmEx, t.genEx = nil, nil, nil, nil
 	return nil
 }
