@@ -54,8 +54,7 @@ baselines: build
 KEPT ?= docs/runs/mnist-baselines
 keep-baselines:
 	@for m in $(METHODS); do \
-		if [ -f $(BASELINES)/$$m/metrics.json ]; then scripts/keep-run.sh $(BASELINES)/$$m $(KEPT)/$$m || exit 1; \
-		else echo "keep-baselines: $(BASELINES)/$$m is not finished, not kept"; fi; \
+		if [ -d $(BASELINES)/$$m ]; then scripts/keep-run.sh --if-finished $(BASELINES)/$$m $(KEPT)/$$m || exit 1; fi; \
 	done
 results: build
 	mkdir -p runs/paper-cpu runs/paper-gpu

@@ -169,9 +169,27 @@ func TestResultsIncludeKeptBaselines(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(kept, "naive", "corrupted", "train")); !os.IsNotExist(err) {
 		t.Errorf("the kept run has the training data (err %v)", err)
 	}
-	if out, err := exec.Command("sh", filepath.Join("..", "scripts", "keep-run.sh"), t.TempDir(), filepath.Join(kept, "x")).CombinedOutput(); err == nil ||
+	// A run whose evaluate stage has not run (metrics.json is written from the first stages on)
+	// is refused, or left with --if-finished.
+	unfinished := t.TempDir()
+	for _, f := range []string{PipelineFileName, MetricsFileName} {
+		if err := os.WriteFile(filepath.Join(unfinished, f), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(unfinished, StateFileName), []byte(`{"stages": {"data": {"done": true}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("sh", filepath.Join("..", "scripts", "keep-run.sh"), unfinished, filepath.Join(kept, "x")).CombinedOutput(); err == nil ||
 		!strings.Contains(string(out), "not a finished run folder") {
-		t.Errorf("keep-run.sh of an empty folder: err %v, output %s", err, out)
+		t.Errorf("keep-run.sh of an unfinished run: err %v, output %s", err, out)
+	}
+	if out, err := exec.Command("sh", filepath.Join("..", "scripts", "keep-run.sh"), "--if-finished", unfinished, filepath.Join(kept, "x")).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), "not kept") {
+		t.Errorf("keep-run.sh --if-finished of an unfinished run: err %v, output %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(kept, "x")); !os.IsNotExist(err) {
+		t.Errorf("an unfinished run was kept (err %v)", err)
 	}
 	suite := filepath.Join(t.TempDir(), "paper-cpu")
 	if err := os.MkdirAll(suite, 0o755); err != nil {

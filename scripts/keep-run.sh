@@ -8,16 +8,28 @@
 # regenerated from the repository (docs/baselines.md).
 #
 #   scripts/keep-run.sh runs/baselines/naive docs/runs/mnist-baselines/naive
+#   scripts/keep-run.sh --if-finished RUN_DIR DEST   # an unfinished run is left, not an error
 #
-# DEST is replaced as a whole, and only once the copy is complete.
+# A run is finished when state.json records its evaluate stage done. DEST is replaced as a
+# whole, and only once the copy is complete.
 set -eu
+if_finished=0
+if [ "${1:-}" = "--if-finished" ]; then
+	if_finished=1
+	shift
+fi
 if [ $# -ne 2 ]; then
-	echo "usage: scripts/keep-run.sh RUN_DIR DEST" >&2
+	echo "usage: scripts/keep-run.sh [--if-finished] RUN_DIR DEST" >&2
 	exit 2
 fi
 src=$1 dst=$2
-if [ ! -f "$src/metrics.json" ] || [ ! -f "$src/pipeline.yaml" ]; then
-	echo "keep-run.sh: $src is not a finished run folder (no metrics.json): finish it first with flowdiff run --resume $src" >&2
+if [ ! -f "$src/pipeline.yaml" ] || [ ! -f "$src/metrics.json" ] ||
+	! grep -A1 '"evaluate": {' "$src/state.json" 2>/dev/null | grep -q '"done": true'; then
+	if [ $if_finished = 1 ]; then
+		echo "keep-run.sh: $src is not finished (its evaluate stage has not run), not kept"
+		exit 0
+	fi
+	echo "keep-run.sh: $src is not a finished run folder (state.json has no finished evaluate stage): finish it first with flowdiff run --resume $src" >&2
 	exit 1
 fi
 parent=$(dirname "$dst")
