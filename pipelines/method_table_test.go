@@ -35,20 +35,8 @@ evaluate: {metrics: [metric.psnr, metric.ssim]}
 		"ambientflow": "train: {batch: 4, steps: 4, checkpoint_every: 2, posterior_samples: 2, flow: {levels: 2, steps: 1, hidden: 8, cond_hidden: 4}, " +
 			"ambientflow: {prior: {levels: 2, steps: 1, hidden: 8}}}\n",
 	}
-	tmp := t.TempDir()
-	var dirs []string
-	for _, m := range []string{"bm3d", "ambientflow"} {
-		p, err := Parse(m+".yaml", []byte(base+train[m]+"method: "+m+"\n"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join(tmp, m)
-		if _, err := Execute(context.Background(), p, Options{Out: dir}); err != nil {
-			t.Fatalf("%s: %v", m, err)
-		}
-		dirs = append(dirs, dir)
-	}
-	out := filepath.Join(tmp, "table")
+	dirs := methodRuns(t, func(m string) string { return base + train[m] }, "bm3d", "ambientflow")
+	out := filepath.Join(t.TempDir(), "table")
 	if err := WriteTable(context.Background(), dirs, out, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -86,10 +74,17 @@ evaluate: {metrics: [metric.psnr, metric.ssim, metric.fid_mnist_classifier, metr
 // one temporary folder, named after the methods, and returns them.
 func tinyMethodRuns(t *testing.T, methods ...string) []string {
 	t.Helper()
+	return methodRuns(t, func(string) string { return tinyMethodBase }, methods...)
+}
+
+// methodRuns runs the pipeline pipeline(m) + "method: m" once per method m into folders of
+// one temporary folder, named after the methods, and returns them.
+func methodRuns(t *testing.T, pipeline func(method string) string, methods ...string) []string {
+	t.Helper()
 	tmp := t.TempDir()
 	var dirs []string
 	for _, m := range methods {
-		p, err := Parse(m+".yaml", []byte(tinyMethodBase+"method: "+m+"\n"))
+		p, err := Parse(m+".yaml", []byte(pipeline(m)+"method: "+m+"\n"))
 		if err != nil {
 			t.Fatal(err)
 		}
