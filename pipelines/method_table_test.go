@@ -35,21 +35,13 @@ evaluate: {metrics: [metric.psnr, metric.ssim]}
 		"ambientflow": "train: {batch: 4, steps: 4, checkpoint_every: 2, posterior_samples: 2, flow: {levels: 2, steps: 1, hidden: 8, cond_hidden: 4}, " +
 			"ambientflow: {prior: {levels: 2, steps: 1, hidden: 8}}}\n",
 	}
-	dirs := methodRuns(t, func(m string) string { return base + train[m] }, "bm3d", "ambientflow")
-	out := filepath.Join(t.TempDir(), "table")
-	if err := WriteTable(context.Background(), dirs, out, nil); err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(filepath.Join(out, TableMarkdown))
-	if err != nil {
-		t.Fatal(err)
-	}
+	md := tableOf(t, methodRuns(t, func(m string) string { return base + train[m] }, "bm3d", "ambientflow"))
 	for _, want := range []string{"| bm3d | BM3D estimate |", "| ambientflow | AmbientFlow posterior mean |", "BM3D's estimate, AmbientFlow's posterior mean"} {
-		if !strings.Contains(string(md), want) {
+		if !strings.Contains(md, want) {
 			t.Errorf("table.md lacks %q:\n%s", want, md)
 		}
 	}
-	if strings.Contains(string(md), "DPS sample") {
+	if strings.Contains(md, "DPS sample") {
 		t.Errorf("table.md has a DPS row for a method without DPS:\n%s", md)
 	}
 }
@@ -69,6 +61,20 @@ sample:
   dps: {images: 2, steps: 3, zeta: 2}
 evaluate: {metrics: [metric.psnr, metric.ssim, metric.fid_mnist_classifier, metric.kid_mnist_classifier]}
 `
+
+// tableOf writes the table of the run folders dirs and returns its table.md.
+func tableOf(t *testing.T, dirs []string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "table")
+	if err := WriteTable(context.Background(), dirs, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(out, TableMarkdown))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(md)
+}
 
 // tinyMethodRuns runs tinyMethodBase once per method (only method: changed) into folders of
 // one temporary folder, named after the methods, and returns them.
@@ -106,16 +112,7 @@ func TestTableDPSWithBM3DFirst(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains a tiny U-Net")
 	}
-	dirs := tinyMethodRuns(t, "naive", "bm3d")
-	out := filepath.Join(t.TempDir(), "table")
-	if err := WriteTable(context.Background(), dirs, out, nil); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(out, TableMarkdown))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := string(data)
+	md := tableOf(t, tinyMethodRuns(t, "naive", "bm3d"))
 	i := strings.Index(md, "## DPS restorations")
 	if i < 0 {
 		t.Fatalf("table.md has no DPS table:\n%s", md)
