@@ -4,7 +4,7 @@ BIN     := bin/flowdiff
 PIPELINE ?= flowdiff.yaml
 OUT     ?=
 
-.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins baselines keep-baselines results paper
+.PHONY: all build run test test-short bench fuzz docs docs-check vet clean deps proto plugins baselines keep-baselines keep-paper results paper
 
 # Pinned code generators for `make proto` (protoc itself comes from Debian's protobuf-compiler).
 PROTOC_GEN_GO_VERSION      := v1.36.10
@@ -56,9 +56,19 @@ keep-baselines:
 	@for m in $(METHODS); do \
 		if [ -d $(BASELINES)/$$m ]; then scripts/keep-run.sh --if-finished $(BASELINES)/$$m $(KEPT)/$$m || exit 1; fi; \
 	done
+# keep-paper does the same for the finished experiments of a paper suite folder SUITE (from
+# `make paper PROFILE=cpu` or scripts/paper-gpu.sh), with its calls.tsv, into KEPT_PAPER, which
+# results reads as the cpu suite.
+SUITE      ?= runs/paper-cpu
+KEPT_PAPER ?= docs/runs/paper-cpu
+keep-paper:
+	@for e in mnist mnist-reset cifar-dog tubulin tubulin-dps; do \
+		if [ -d $(SUITE)/$$e ]; then scripts/keep-run.sh --if-finished $(SUITE)/$$e $(KEPT_PAPER)/$$e || exit 1; fi; \
+	done
+	@if [ -d $(KEPT_PAPER) ] && [ -f $(SUITE)/calls.tsv ]; then cp $(SUITE)/calls.tsv $(KEPT_PAPER)/calls.tsv; fi
 results: build
-	mkdir -p runs/paper-cpu runs/paper-gpu
-	./$(BIN) results runs/paper-cpu runs/paper-gpu --baselines $(KEPT)
+	mkdir -p $(KEPT_PAPER) runs/paper-gpu
+	./$(BIN) results $(KEPT_PAPER) runs/paper-gpu --baselines $(KEPT)
 
 # paper runs the paper reproduction suite (docs/paper.md) with PROFILE (gpu on BACKEND xla:cuda by
 # default; PROFILE=cpu BACKEND=go for the 2-core CPU) into PAPER_OUT, continuing a suite already there.
