@@ -138,6 +138,13 @@ func Execute(ctx context.Context, p *Pipeline, opts Options) (dir string, err er
 		t0 := opts.Now()
 		log.Info("stage started")
 		if err := runStage(ctx, s, r); err != nil {
+			// An interrupted stage (a call split by a time limit, Ctrl-C) keeps the time it
+			// spent, so that a resumed stage's figure is its time over every call.
+			secs := opts.Now().Sub(t0).Seconds()
+			r.metrics.Timings[s.name] += secs
+			if serr := errors.Join(r.state.spent(s.name, secs), r.writeMetrics()); serr != nil {
+				log.Warn("the stopped stage's time was not recorded", "err", serr)
+			}
 			return r.Dir, fmt.Errorf("stage %s: %w", s.name, err)
 		}
 		secs := opts.Now().Sub(t0).Seconds()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -324,5 +325,71 @@ func TestSetReferenceChoice(t *testing.T) {
 		if got := r.setReference(); got != tc.want {
 			t.Errorf("set_reference %q: got %d images, want %d", tc.choice, got.N, tc.want.N)
 		}
+	}
+}
+
+// stopAtStage cancels the run's context when the stage named stage starts (the runner logs
+// "stage started" with a stage attribute).
+type stopAtStage struct {
+	slog.Handler
+	stage, current string
+	cancel         context.CancelFunc
+}
+
+func (h *stopAtStage) WithAttrs(as []slog.Attr) slog.Handler {
+	c := *h
+	for _, a := range as {
+		if a.Key == "stage" {
+			c.current = a.Value.String()
+		}
+	}
+	c.Handler = h.Handler.WithAttrs(as)
+	return &c
+}
+
+func (h *stopAtStage) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *stopAtStage) Handle(ctx context.Context, rec slog.Record) error {
+	if rec.Message == "stage started" && h.current == h.stage {
+		h.cancel()
+	}
+	return h.Handler.Handle(ctx, rec)
+}
+
+// TestStoppedStageKeepsItsTime: a stage stopped before its end (a call split by a time limit)
+// keeps the seconds it ran in state.json and metrics.json, and the call that finishes it adds
+// its own, so that a run split over calls reports its whole time (the report stage is stopped
+// here: it checks the context when it has written the report).
+func TestStoppedStageKeepsItsTime(t *testing.T) {
+	p, _ := Parse("small.yaml", []byte(smallPipeline))
+	dir := filepath.Join(t.TempDir(), "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(&stopAtStage{Handler: slog.DiscardHandler, stage: "report", cancel: cancel})
+	if _, err := Execute(ctx, p, Options{Out: dir, Log: log}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want the report stage stopped", err)
+	}
+	st, err := loadState(filepath.Join(dir, StateFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := st.Stages["report"]
+	if stopped.Done || !(stopped.Seconds > 0) {
+		t.Fatalf("stopped report stage recorded as %+v, want not done with its seconds", stopped)
+	}
+	if m := readMetrics(t, dir); m.Timings["report"] != stopped.Seconds {
+		t.Errorf("metrics.json timings_s.report = %v, want the stopped call's %v", m.Timings["report"], stopped.Seconds)
+	}
+	if _, err := Execute(context.Background(), nil, Options{Out: dir, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = loadState(filepath.Join(dir, StateFileName)); err != nil {
+		t.Fatal(err)
+	}
+	done := st.Stages["report"]
+	m := readMetrics(t, dir)
+	if !done.Done || !(done.Seconds > stopped.Seconds) || m.Timings["report"] != done.Seconds {
+		t.Errorf("after resume: state %+v, metrics %v s; want done, more than the stopped call's %v s, and equal",
+			done, m.Timings["report"], stopped.Seconds)
 	}
 }

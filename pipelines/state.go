@@ -29,10 +29,13 @@ type state struct {
 	Stages  map[string]stageState `json:"stages"`
 }
 
+// stageState is one stage's record. Seconds is the stage's wall time summed over the calls
+// that ran it: a stage stopped before its end (done false) keeps the time spent so far, and the
+// call that finishes it adds its own.
 type stageState struct {
 	Done     bool      `json:"done"`
 	Seconds  float64   `json:"seconds"`
-	Finished time.Time `json:"finished"`
+	Finished time.Time `json:"finished,omitzero"`
 }
 
 func loadState(path string) (*state, error) {
@@ -53,7 +56,18 @@ func loadState(path string) (*state, error) {
 func (s *state) done(name string) bool { return s.Stages[name].Done }
 
 func (s *state) finish(name string, secs float64) error {
+	if prev := s.Stages[name]; !prev.Done {
+		secs += prev.Seconds
+	}
 	s.Stages[name] = stageState{Done: true, Seconds: secs, Finished: time.Now().UTC()}
+	return atomicfile.WriteJSON(s.path, s)
+}
+
+// spent records the seconds a stage ran in a call that stopped before the stage's end.
+func (s *state) spent(name string, secs float64) error {
+	st := s.Stages[name]
+	st.Seconds += secs
+	s.Stages[name] = st
 	return atomicfile.WriteJSON(s.path, s)
 }
 
