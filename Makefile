@@ -65,7 +65,12 @@ keep-paper:
 	@for e in mnist mnist-reset cifar-dog tubulin tubulin-dps; do \
 		if [ -d $(SUITE)/$$e ]; then scripts/keep-run.sh --if-finished $(SUITE)/$$e $(KEPT_PAPER)/$$e || exit 1; fi; \
 	done
-	@if [ -d $(KEPT_PAPER) ] && [ -f $(SUITE)/calls.tsv ]; then cp $(SUITE)/calls.tsv $(KEPT_PAPER)/calls.tsv; fi
+	@# calls.tsv: SUITE's lines, plus the kept lines of experiments SUITE has no call of.
+	@if [ -d $(KEPT_PAPER) ] && [ -f $(SUITE)/calls.tsv ]; then \
+		{ cat $(SUITE)/calls.tsv; if [ -f $(KEPT_PAPER)/calls.tsv ]; then \
+			awk -F'\t' 'NR == FNR { ran[$$1] = 1; next } FNR > 1 && !($$1 in ran)' $(SUITE)/calls.tsv $(KEPT_PAPER)/calls.tsv; fi; \
+		} > $(KEPT_PAPER)/.calls.tsv && mv $(KEPT_PAPER)/.calls.tsv $(KEPT_PAPER)/calls.tsv; \
+	fi
 results: build
 	mkdir -p $(KEPT_PAPER) runs/paper-gpu
 	./$(BIN) results $(KEPT_PAPER) runs/paper-gpu --baselines $(KEPT)
